@@ -1,0 +1,38 @@
+# Everyone who may request or approve access at Acme.
+# `aws` is the IAM principal jit attaches grants to.
+
+user "alice" {
+  email  = "alice@acme.example"
+  github = "alice-gh"
+  aws    = "arn:aws:iam::123456789012:user/alice"
+}
+
+user "bob" {
+  email  = "bob@acme.example"
+  github = "bob-gh"
+  aws    = "arn:aws:iam::123456789012:user/bob"
+}
+
+user "carol" {
+  email  = "carol@acme.example"
+  github = "carol-gh"
+  aws    = "arn:aws:iam::123456789012:user/carol"
+}
+
+user "dave" {
+  email  = "dave@acme.example"
+  github = "dave-gh"
+  aws    = "arn:aws:iam::123456789012:user/dave"
+}
+
+user "erin" {
+  email  = "erin@acme.example"
+  github = "erin-gh"
+  aws    = "arn:aws:iam::123456789012:user/erin"
+}
+
+user "frank" {
+  email  = "frank@acme.example"
+  github = "frank-gh"
+  aws    = "arn:aws:iam::123456789012:user/frank"
+}

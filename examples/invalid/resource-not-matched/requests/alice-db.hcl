@@ -1,0 +1,8 @@
+# Contract db-read covers db:prod-* only, not staging.
+request "alice-db" {
+  requester = "alice"
+  contract  = "db-read"
+  duration  = "2h"
+  reason    = "INC-42: slow queries on the orders database"
+  resources = ["arn:aws:rds:us-east-1:123456789012:db:staging-orders"]
+}

@@ -1,0 +1,4 @@
+# Database administrators.
+team "dba" {
+  members = ["bob"]
+}

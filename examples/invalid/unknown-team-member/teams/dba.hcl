@@ -1,0 +1,4 @@
+# carl is not declared in people.hcl.
+team "dba" {
+  members = ["bob", "carl"]
+}

@@ -1,0 +1,302 @@
+//! The access repo as values: definitions (settings, accounts, users, teams,
+//! roles, contracts, guardrails) and requests, each with source locations.
+//! Pure: parsing takes file contents, validation returns diagnostics.
+
+pub mod duration;
+pub mod parse;
+pub mod pattern;
+pub mod validate;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+pub use duration::Duration;
+pub use parse::{SourceFile, parse_files};
+
+use crate::diag::Loc;
+
+/// Where a block and each of its attributes were written.
+///
+/// Equality ignores locations on purpose: two versions of a definition are
+/// "the same" when their content is, wherever the lines moved.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub loc: Loc,
+    pub attrs: BTreeMap<String, Loc>,
+}
+
+impl PartialEq for Meta {
+    fn eq(&self, _: &Meta) -> bool {
+        true
+    }
+}
+
+impl Meta {
+    /// The location of `attr`, or of the block when the attribute is absent.
+    pub fn at(&self, attr: &str) -> &Loc {
+        self.attrs.get(attr).unwrap_or(&self.loc)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApprovalMode {
+    #[default]
+    Trailers,
+    Github,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bot {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quotas {
+    pub user_inline: usize,
+    pub role_inline: usize,
+    pub managed_policy: usize,
+    pub managed_per_principal: usize,
+    pub trust_policy: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Quotas {
+        Quotas {
+            user_inline: 2048,
+            role_inline: 10240,
+            managed_policy: 6144,
+            managed_per_principal: 10,
+            trust_policy: 2048,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub branch: String,
+    pub approval: ApprovalMode,
+    pub github_repository: Option<String>,
+    pub admins: Vec<Selector>,
+    pub trust_anchor: Option<String>,
+    pub bot: Bot,
+    pub quotas: Quotas,
+    pub meta: Option<Meta>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            branch: "main".into(),
+            approval: ApprovalMode::Trailers,
+            github_repository: None,
+            admins: Vec::new(),
+            trust_anchor: None,
+            bot: Bot {
+                name: "jit".into(),
+                email: "jit@localhost".into(),
+            },
+            quotas: Quotas::default(),
+            meta: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub name: String,
+    pub id: String,
+    pub role_arn: Option<String>,
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub name: String,
+    pub email: String,
+    pub github: Option<String>,
+    pub aws: String,
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Team {
+    pub name: String,
+    pub members: Vec<String>,
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Role {
+    pub name: String,
+    pub description: String,
+    pub statements: Vec<Statement>,
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    InlinePolicy,
+    ManagedPolicy,
+    AssumeRole,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::InlinePolicy => "inline_policy",
+            Mode::ManagedPolicy => "managed_policy",
+            Mode::AssumeRole => "assume_role",
+        }
+    }
+}
+
+/// `team:<name>` or `user:<name>`: who may request, approve or own.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Selector {
+    Team(String),
+    User(String),
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selector::Team(t) => write!(f, "team:{t}"),
+            Selector::User(u) => write!(f, "user:{u}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contract {
+    pub name: String,
+    pub description: String,
+    pub role: String,
+    pub resources: Vec<String>,
+    pub requesters: Vec<Selector>,
+    pub approvers: Vec<Selector>,
+    pub min_approvals: u32,
+    pub auto_approve: bool,
+    pub max_duration: Duration,
+    pub default_duration: Duration,
+    pub require_mfa: bool,
+    pub require_reason: bool,
+    pub mode: Mode,
+    pub role_arn: Option<String>,
+    pub owners: Vec<Selector>,
+    pub breakglass: bool,
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guardrail {
+    pub name: String,
+    pub description: String,
+    pub max_duration: Option<Duration>,
+    pub require_mfa: bool,
+    pub accounts: Vec<String>,
+    pub deny_actions: Vec<String>,
+    pub breakglass_owners: Vec<Selector>,
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub name: String,
+    pub requester: String,
+    pub contract: String,
+    pub duration: Option<Duration>,
+    pub reason: String,
+    pub resources: Vec<String>,
+    pub not_before: Option<DateTime<Utc>>,
+    pub meta: Meta,
+}
+
+/// Everything outside `requests/` and `archive/`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Definitions {
+    pub settings: Settings,
+    pub accounts: BTreeMap<String, Account>,
+    pub users: BTreeMap<String, User>,
+    pub teams: BTreeMap<String, Team>,
+    pub roles: BTreeMap<String, Role>,
+    pub contracts: BTreeMap<String, Contract>,
+    pub guardrails: BTreeMap<String, Guardrail>,
+}
+
+/// One access repo at one point in time.
+#[derive(Debug, Clone, Default)]
+pub struct AccessRepo {
+    pub defs: Definitions,
+    pub requests: BTreeMap<String, Request>,
+}
+
+impl Definitions {
+    /// The users a selector list names (teams expanded). Unknown names are skipped.
+    pub fn expand(&self, selectors: &[Selector]) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for s in selectors {
+            match s {
+                Selector::User(u) if self.users.contains_key(u) => {
+                    out.insert(u.clone());
+                }
+                Selector::Team(t) => {
+                    if let Some(team) = self.teams.get(t) {
+                        out.extend(
+                            team.members
+                                .iter()
+                                .filter(|m| self.users.contains_key(*m))
+                                .cloned(),
+                        );
+                    }
+                }
+                Selector::User(_) => {}
+            }
+        }
+        out
+    }
+
+    /// Finds the user with this email, ignoring case.
+    pub fn user_by_email(&self, email: &str) -> Option<&User> {
+        self.users
+            .values()
+            .find(|u| u.email.eq_ignore_ascii_case(email.trim()))
+    }
+
+    pub fn user_by_github(&self, login: &str) -> Option<&User> {
+        self.users.values().find(|u| {
+            u.github
+                .as_deref()
+                .is_some_and(|g| g.eq_ignore_ascii_case(login))
+        })
+    }
+
+    /// The effective duration of a request under its contract.
+    pub fn duration_of(&self, request: &Request) -> Option<Duration> {
+        let contract = self.contracts.get(&request.contract)?;
+        Some(request.duration.unwrap_or(contract.default_duration))
+    }
+
+    /// The account block whose id is `id`.
+    pub fn account_by_id(&self, id: &str) -> Option<&Account> {
+        self.accounts.values().find(|a| a.id == id)
+    }
+}
+
+pub fn selector_list(selectors: &[Selector]) -> String {
+    selectors
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,590 @@
+//! A real `moto_server` on a loopback port for integration tests, and a tiny
+//! std-only IAM query-API client to set up and inspect IAM independently of
+//! the code under test.
+//!
+//! ```ignore
+//! let moto = Moto::start();
+//! moto.create_user("alice");
+//! Command::new(env!("CARGO_BIN_EXE_jit")).envs(moto.env())...;
+//! assert_eq!(moto.list_user_policies("alice"), ["jit-alice-inc-1234"]);
+//! ```
+#![allow(dead_code)]
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `moto_server`, killed on drop. Derefs to an [`Iam`] client for
+/// moto's default account (123456789012).
+pub struct Moto {
+    child: Child,
+    iam: Iam,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    /// Starts `moto_server` on a free 127.0.0.1 port. Panics when it cannot:
+    /// tests never silently skip IAM.
+    pub fn start() -> Moto {
+        let bin = std::env::var_os("JIT_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/.venv/bin/moto_server"
+                ))
+            });
+        assert!(
+            bin.is_file(),
+            "moto_server not found at {}: run scripts/test.sh, or \
+             `source scripts/lib/moto.sh && ensure_moto`, or set JIT_MOTO_SERVER",
+            bin.display()
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("jit-moto-")
+            .tempdir()
+            .expect("create temp dir for moto_server log");
+        let log = dir.path().join("moto_server.log");
+
+        for _attempt in 0..5 {
+            let port = free_port();
+            let out = File::create(&log).expect("create moto_server log");
+            let err = out.try_clone().expect("clone moto_server log handle");
+            let mut child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env_remove("MOTO_ACCOUNT_ID")
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let deadline = Instant::now() + START_TIMEOUT;
+            loop {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break; // exited: most likely the port was taken meanwhile; retry
+                }
+                let probe = http(addr, "GET", "/", &[], "", Duration::from_secs(2));
+                if probe.is_ok() {
+                    let iam = Iam {
+                        addr,
+                        account: None,
+                    };
+                    return Moto {
+                        child,
+                        iam,
+                        log,
+                        _dir: dir,
+                    };
+                }
+                if Instant::now() >= deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "moto_server did not answer on {addr} within {START_TIMEOUT:?}; log:\n{}",
+                        read_log(&log)
+                    );
+                }
+                sleep(Duration::from_millis(50));
+            }
+        }
+        panic!(
+            "moto_server ({}) would not start; last log:\n{}",
+            bin.display(),
+            read_log(&log)
+        );
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.iam.addr)
+    }
+
+    /// Environment for a `jit` child process: endpoint, test credentials, region.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// A client for another account (moto keeps one IAM per account id,
+    /// chosen here with moto's `x-moto-account-id` header).
+    pub fn account(&self, account_id: &str) -> Iam {
+        Iam {
+            addr: self.iam.addr,
+            account: Some(account_id.to_string()),
+        }
+    }
+
+    /// Forgets all state, in every account.
+    pub fn reset(&self) {
+        let (status, body) = http(
+            self.iam.addr,
+            "POST",
+            "/moto-api/reset",
+            &[],
+            "",
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("moto reset: {e}"));
+        assert!(status < 300, "moto reset: HTTP {status}: {body}");
+    }
+
+    /// What moto_server printed so far.
+    pub fn log(&self) -> String {
+        read_log(&self.log)
+    }
+}
+
+impl Deref for Moto {
+    type Target = Iam;
+    fn deref(&self) -> &Iam {
+        &self.iam
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(30)..];
+            eprintln!("--- moto_server log (last lines) ---\n{}", tail.join("\n"));
+        }
+    }
+}
+
+/// An IAM error answer from moto.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl fmt::Display for IamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {} {}: {}", self.status, self.code, self.message)
+    }
+}
+
+/// IAM's query API over plain HTTP (moto does not check signatures). The
+/// helpers panic on any error except the "not found" that an `Option` says.
+pub struct Iam {
+    addr: SocketAddr,
+    account: Option<String>,
+}
+
+impl Iam {
+    /// Calls `action` with form parameters; `Ok` is the raw XML response.
+    pub fn call(&self, action: &str, params: &[(&str, &str)]) -> Result<String, IamError> {
+        let mut body = format!("Action={}&Version=2010-05-08", form_encode(action));
+        for (k, v) in params {
+            body.push('&');
+            body.push_str(&form_encode(k));
+            body.push('=');
+            body.push_str(&form_encode(v));
+        }
+        // moto routes a request by the service named in the credential scope.
+        let mut headers = vec![
+            (
+                "Content-Type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            ),
+        ];
+        if let Some(account) = &self.account {
+            headers.push(("x-moto-account-id", account.as_str()));
+        }
+        let (status, xml) = http(
+            self.addr,
+            "POST",
+            "/",
+            &headers,
+            &body,
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("IAM {action} to moto at {}: {e}", self.addr));
+        if (200..300).contains(&status) {
+            Ok(xml)
+        } else {
+            Err(IamError {
+                status,
+                code: xml_text(&xml, "Code").unwrap_or_default(),
+                message: xml_text(&xml, "Message").unwrap_or(xml),
+            })
+        }
+    }
+
+    fn ok(&self, action: &str, params: &[(&str, &str)]) -> String {
+        self.call(action, params)
+            .unwrap_or_else(|e| panic!("IAM {action} {params:?}: {e}"))
+    }
+
+    /// `None` when IAM answers NoSuchEntity.
+    fn found(&self, action: &str, params: &[(&str, &str)]) -> Option<String> {
+        match self.call(action, params) {
+            Ok(xml) => Some(xml),
+            Err(e) if e.code == "NoSuchEntity" => None,
+            Err(e) => panic!("IAM {action} {params:?}: {e}"),
+        }
+    }
+
+    /// Creates a user; returns its ARN.
+    pub fn create_user(&self, name: &str) -> String {
+        let xml = self.ok("CreateUser", &[("UserName", name)]);
+        xml_text(&xml, "Arn").expect("Arn in CreateUser response")
+    }
+
+    /// Creates a role with the given trust policy; returns its ARN.
+    pub fn create_role(&self, name: &str, trust_doc_json: &str) -> String {
+        let xml = self.ok(
+            "CreateRole",
+            &[
+                ("RoleName", name),
+                ("AssumeRolePolicyDocument", trust_doc_json),
+            ],
+        );
+        xml_text(&xml, "Arn").expect("Arn in CreateRole response")
+    }
+
+    /// The role's unique id (`AROA...`), as used in `aws:userid`.
+    pub fn role_id(&self, role: &str) -> String {
+        let xml = self.ok("GetRole", &[("RoleName", role)]);
+        xml_text(&xml, "RoleId").expect("RoleId in GetRole response")
+    }
+
+    /// The role's trust policy, decoded.
+    pub fn get_role_trust_policy(&self, role: &str) -> String {
+        let xml = self.ok("GetRole", &[("RoleName", role)]);
+        decode_doc(&xml_text(&xml, "AssumeRolePolicyDocument").expect("trust policy in GetRole"))
+    }
+
+    pub fn update_assume_role_policy(&self, role: &str, doc: &str) {
+        self.ok(
+            "UpdateAssumeRolePolicy",
+            &[("RoleName", role), ("PolicyDocument", doc)],
+        );
+    }
+
+    pub fn put_user_policy(&self, user: &str, name: &str, doc: &str) {
+        self.ok(
+            "PutUserPolicy",
+            &[
+                ("UserName", user),
+                ("PolicyName", name),
+                ("PolicyDocument", doc),
+            ],
+        );
+    }
+
+    /// The inline policy's JSON document, or `None` if there is none.
+    pub fn get_user_policy(&self, user: &str, name: &str) -> Option<String> {
+        let xml = self.found("GetUserPolicy", &[("UserName", user), ("PolicyName", name)])?;
+        Some(decode_doc(&xml_text(&xml, "PolicyDocument")?))
+    }
+
+    pub fn list_user_policies(&self, user: &str) -> Vec<String> {
+        let xml = self.ok("ListUserPolicies", &[("UserName", user)]);
+        xml_members(&xml, "PolicyNames")
+    }
+
+    pub fn delete_user_policy(&self, user: &str, name: &str) {
+        self.ok(
+            "DeleteUserPolicy",
+            &[("UserName", user), ("PolicyName", name)],
+        );
+    }
+
+    pub fn put_role_policy(&self, role: &str, name: &str, doc: &str) {
+        self.ok(
+            "PutRolePolicy",
+            &[
+                ("RoleName", role),
+                ("PolicyName", name),
+                ("PolicyDocument", doc),
+            ],
+        );
+    }
+
+    pub fn get_role_policy(&self, role: &str, name: &str) -> Option<String> {
+        let xml = self.found("GetRolePolicy", &[("RoleName", role), ("PolicyName", name)])?;
+        Some(decode_doc(&xml_text(&xml, "PolicyDocument")?))
+    }
+
+    pub fn list_role_policies(&self, role: &str) -> Vec<String> {
+        let xml = self.ok("ListRolePolicies", &[("RoleName", role)]);
+        xml_members(&xml, "PolicyNames")
+    }
+
+    pub fn delete_role_policy(&self, role: &str, name: &str) {
+        self.ok(
+            "DeleteRolePolicy",
+            &[("RoleName", role), ("PolicyName", name)],
+        );
+    }
+
+    /// Creates a customer-managed policy; returns its ARN.
+    pub fn create_policy(&self, name: &str, path: &str, doc: &str) -> String {
+        let xml = self.ok(
+            "CreatePolicy",
+            &[
+                ("PolicyName", name),
+                ("Path", path),
+                ("PolicyDocument", doc),
+            ],
+        );
+        xml_text(&xml, "Arn").expect("Arn in CreatePolicy response")
+    }
+
+    /// The default version's JSON document, or `None` if there is no such policy.
+    pub fn get_policy_document(&self, arn: &str) -> Option<String> {
+        let xml = self.found("GetPolicy", &[("PolicyArn", arn)])?;
+        let version = xml_text(&xml, "DefaultVersionId")?;
+        let xml = self.found(
+            "GetPolicyVersion",
+            &[("PolicyArn", arn), ("VersionId", &version)],
+        )?;
+        Some(decode_doc(&xml_text(&xml, "Document")?))
+    }
+
+    pub fn attach_user_policy(&self, user: &str, arn: &str) {
+        self.ok(
+            "AttachUserPolicy",
+            &[("UserName", user), ("PolicyArn", arn)],
+        );
+    }
+
+    /// ARNs of the managed policies attached to the user.
+    pub fn list_attached_user_policies(&self, user: &str) -> Vec<String> {
+        let xml = self.ok("ListAttachedUserPolicies", &[("UserName", user)]);
+        xml_all(&xml, "PolicyArn")
+    }
+
+    /// ARNs of the managed policies attached to the role.
+    pub fn list_attached_role_policies(&self, role: &str) -> Vec<String> {
+        let xml = self.ok("ListAttachedRolePolicies", &[("RoleName", role)]);
+        xml_all(&xml, "PolicyArn")
+    }
+}
+
+/// A port that was free on 127.0.0.1 a moment ago.
+fn free_port() -> u16 {
+    let mut last = None;
+    for _ in 0..5 {
+        match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+            Ok(addr) => return addr.port(),
+            Err(e) => last = Some(e),
+        }
+        sleep(Duration::from_millis(20));
+    }
+    panic!("no free port on 127.0.0.1: {last:?}");
+}
+
+fn read_log(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()))
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns status and body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(name);
+        request.push_str(": ");
+        request.push_str(value);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| io::Error::other("incomplete HTTP response"))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("bad HTTP status line: {head}")))?;
+    let chunked = head.lines().any(|line| {
+        let line = line.to_ascii_lowercase();
+        line.starts_with("transfer-encoding:") && line.contains("chunked")
+    });
+    let body = &raw[split + 4..];
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let line = String::from_utf8_lossy(&rest[..eol]);
+        let size =
+            usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        rest = &rest[eol + 2..];
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.extend_from_slice(&rest[..size]);
+        rest = rest.get(size + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
+/// `application/x-www-form-urlencoded` value: everything but RFC 3986
+/// unreserved characters is percent-encoded.
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986, `+` is literal);
+/// moto leaves a few of them plain JSON, so decode only what is not JSON yet.
+pub fn decode_doc(s: &str) -> String {
+    if s.trim_start().starts_with('{') {
+        return s.to_string();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |c: u8| char::from(c).to_digit(16);
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Text of the first `<tag>...</tag>` (XML-unescaped); `Some("")` for `<tag/>`.
+pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    xml_all(xml, tag)
+        .into_iter()
+        .next()
+        .or_else(|| xml.contains(&format!("<{tag}/>")).then(String::new))
+}
+
+/// Texts of every `<tag>...</tag>`, in order.
+pub fn xml_all(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        rest = &rest[start + open.len()..];
+        let Some(end) = rest.find(&close) else { break };
+        out.push(xml_unescape(&rest[..end]));
+        rest = &rest[end + close.len()..];
+    }
+    out
+}
+
+/// The `<member>` texts of list `<tag>`; empty when the list is empty or absent.
+pub fn xml_members(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let Some(start) = xml.find(&open) else {
+        return Vec::new();
+    };
+    let section = &xml[start + open.len()..];
+    let section = &section[..section.find(&close).unwrap_or(section.len())];
+    xml_all(section, "member")
+}
+
+fn xml_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let Some(semi) = rest.find(';') else { break };
+        let entity = &rest[1..semi];
+        let ch = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => {
+                let code = if let Some(hex) = entity
+                    .strip_prefix("#x")
+                    .or_else(|| entity.strip_prefix("#X"))
+                {
+                    u32::from_str_radix(hex, 16).ok()
+                } else if let Some(dec) = entity.strip_prefix('#') {
+                    dec.parse().ok()
+                } else {
+                    None
+                };
+                code.and_then(char::from_u32)
+            }
+        };
+        match ch {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
