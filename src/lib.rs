@@ -4,3 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod worktree;
+pub mod approval;
+pub mod git;
+pub mod policy;
+pub mod iam;

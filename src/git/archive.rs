@@ -1,0 +1,1 @@
+//! jit's own commits: moving ended requests to archive/, then pushing.

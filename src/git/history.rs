@@ -1,0 +1,337 @@
+//! Reads the branch's first-parent history into what is in force now:
+//! the effective (approved) definitions, and for each request file the
+//! commit that introduced its current content and whether that was approved.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+use chrono::{DateTime, TimeZone, Utc};
+use git2::{Commit, Oid, Repository, Tree};
+
+use crate::approval::{self, Evidence, Identity, Object, Verdict};
+use crate::config::{self, AccessRepo, ApprovalMode, Definitions, Request, validate};
+use crate::diag::{self, Diagnostic};
+
+/// The access repo as jit sees it at the branch head.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub branch: String,
+    pub head: Oid,
+    /// The files at head, as written (approved or not).
+    pub head_repo: AccessRepo,
+    /// Problems in the files at head.
+    pub diags: Vec<Diagnostic>,
+    /// The definitions in force: the last approved version of each object.
+    pub effective: Definitions,
+    /// Definition changes at head that are not (yet) in force.
+    pub unapproved: Vec<UnapprovedChange>,
+    pub requests: Vec<RequestRecord>,
+    /// First-parent commits read (for stats).
+    pub commits_walked: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct UnapprovedChange {
+    pub object: Object,
+    pub commit: Oid,
+    pub reason: String,
+}
+
+/// A request file at head and how its current content got there.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub request: Request,
+    /// The first-parent commit that introduced the current content.
+    pub commit: Oid,
+    /// That commit's time: the approval time.
+    pub approved_at: DateTime<Utc>,
+    pub verdict: Verdict,
+    /// The approvers' emails as recorded (for the archive trailers).
+    pub approver_emails: Vec<String>,
+}
+
+/// Reads the snapshot at `head` of `branch`.
+pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapshot> {
+    let chain = first_parent_chain(repo, head)?;
+    let head_commit = repo.find_commit(head)?;
+    let head_tree = head_commit.tree()?;
+    let files = super::read_files(repo, &head_tree, super::is_live)?;
+    let (head_repo, mut diags) = config::parse_files(&files);
+    diags.extend(validate::validate(&head_repo));
+    diag::sort(&mut diags);
+
+    if head_repo.defs.settings.approval == ApprovalMode::Github {
+        anyhow::bail!(
+            "settings.approval = \"github\" is not supported by this version of jit yet; use \"trailers\" (Approved-by: trailers written by the forge on merge)"
+        );
+    }
+
+    let defs_walk = walk_definitions(repo, &chain)?;
+    let requests = resolve_requests(repo, &chain, &head_tree, &head_repo, &defs_walk)?;
+
+    let mut unapproved = Vec::new();
+    for object in approval::changed_objects(&defs_walk.effective, &head_repo.defs) {
+        let (commit, reason) = defs_walk
+            .refused
+            .get(&object)
+            .cloned()
+            .unwrap_or((head, "not approved".to_string()));
+        unapproved.push(UnapprovedChange { object, commit, reason });
+    }
+
+    Ok(Snapshot {
+        branch: branch.to_string(),
+        head,
+        head_repo,
+        diags,
+        effective: defs_walk.effective,
+        unapproved,
+        requests,
+        commits_walked: chain.len(),
+    })
+}
+
+/// First-parent commits from the root to `head`, oldest first.
+fn first_parent_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Oid>> {
+    let mut walk = repo.revwalk()?;
+    walk.push(head)?;
+    walk.simplify_first_parent()?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+    walk.collect::<Result<Vec<_>, _>>().context("walking the branch's history")
+}
+
+struct DefinitionsWalk {
+    effective: Definitions,
+    /// For each position in the chain where the effective definitions changed,
+    /// the definitions in force from then on.
+    history: Vec<(usize, Definitions)>,
+    /// The latest refused change per object.
+    refused: BTreeMap<Object, (Oid, String)>,
+}
+
+impl DefinitionsWalk {
+    /// The definitions in force before the commit at `position`.
+    fn before(&self, position: usize) -> &Definitions {
+        let i = self.history.partition_point(|(p, _)| *p < position);
+        &self.history[i.saturating_sub(1)].1
+    }
+}
+
+/// What identifies the definitions in a tree without reading them: the ids of
+/// the top-level entries other than requests/ and archive/.
+fn definitions_fingerprint(tree: &Tree) -> Vec<(String, Oid)> {
+    tree.iter()
+        .filter_map(|e| Some((e.name().ok()?.to_string(), e.id())))
+        .filter(|(n, _)| n != "requests" && n != "archive" && !n.starts_with('.'))
+        .collect()
+}
+
+fn definitions_at(repo: &Repository, tree: &Tree) -> anyhow::Result<Definitions> {
+    let files = super::read_files(repo, tree, super::is_definitions)?;
+    Ok(config::parse_files(&files).0.defs)
+}
+
+/// Replays every definitions change from the root: each stands only if the
+/// definitions in force before it say its approvals suffice.
+fn walk_definitions(repo: &Repository, chain: &[Oid]) -> anyhow::Result<DefinitionsWalk> {
+    let root = repo.find_commit(chain[0])?;
+    let root_tree = root.tree()?;
+    let mut raw = definitions_at(repo, &root_tree)?;
+    let mut fingerprint = definitions_fingerprint(&root_tree);
+    let mut walk = DefinitionsWalk { effective: raw.clone(), history: vec![(0, raw.clone())], refused: BTreeMap::new() };
+    for (position, oid) in chain.iter().enumerate().skip(1) {
+        let commit = repo.find_commit(*oid)?;
+        let tree = commit.tree()?;
+        let next = definitions_fingerprint(&tree);
+        if next == fingerprint {
+            continue;
+        }
+        fingerprint = next;
+        let new_raw = definitions_at(repo, &tree)?;
+        let changed = approval::changed_objects(&raw, &new_raw);
+        if !changed.is_empty() {
+            let before = walk.effective.clone();
+            let ev = evidence(repo, &commit, &before, None)?;
+            let mut adopted = false;
+            for object in changed {
+                match approval::judge_definition_change(&before, &object, &ev) {
+                    Verdict::Approved { .. } => {
+                        approval::adopt(&mut walk.effective, &new_raw, &object);
+                        walk.refused.remove(&object);
+                        adopted = true;
+                    }
+                    Verdict::Pending { reason } => {
+                        walk.refused.insert(object, (*oid, reason));
+                    }
+                }
+            }
+            if adopted {
+                walk.history.push((position, walk.effective.clone()));
+            }
+        }
+        raw = new_raw;
+    }
+    Ok(walk)
+}
+
+/// For each request at head, finds the first-parent commit that introduced
+/// its current content (walking back only as far as the oldest one) and
+/// judges that commit's approvals.
+fn resolve_requests(
+    repo: &Repository,
+    chain: &[Oid],
+    head_tree: &Tree,
+    head_repo: &AccessRepo,
+    defs_walk: &DefinitionsWalk,
+) -> anyhow::Result<Vec<RequestRecord>> {
+    let mut unresolved: BTreeMap<String, Oid> = BTreeMap::new();
+    for name in head_repo.requests.keys() {
+        let path = format!("requests/{name}.hcl");
+        if let Some(blob) = super::blob_at(head_tree, &path) {
+            unresolved.insert(path, blob);
+        }
+    }
+    let mut found: Vec<(String, usize)> = Vec::new();
+    let mut position = chain.len();
+    while !unresolved.is_empty() && position > 0 {
+        position -= 1;
+        let commit = repo.find_commit(chain[position])?;
+        let parent_tree = match position {
+            0 => None,
+            _ => Some(repo.find_commit(chain[position - 1])?.tree()?),
+        };
+        let tree = commit.tree()?;
+        let subtree = |t: &Tree| t.get_name("requests").map(|e| e.id());
+        if let Some(pt) = &parent_tree
+            && subtree(pt) == subtree(&tree)
+        {
+            continue;
+        }
+        let introduced: Vec<String> = unresolved
+            .iter()
+            .filter(|(path, blob)| parent_tree.as_ref().and_then(|pt| super::blob_at(pt, path)) != Some(**blob))
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in introduced {
+            unresolved.remove(&path);
+            found.push((path, position));
+        }
+    }
+
+    let mut out = Vec::new();
+    for (path, position) in found {
+        let name = path.trim_start_matches("requests/").trim_end_matches(".hcl");
+        let request = head_repo.requests[name].clone();
+        let commit = repo.find_commit(chain[position])?;
+        let before = defs_walk.before(position);
+        let ev = evidence(repo, &commit, before, Some(&path))?;
+        let verdict = approval::judge_request(before, &request, &ev);
+        let approver_emails = match &verdict {
+            Verdict::Approved { approvers } => approvers
+                .iter()
+                .filter_map(|u| before.users.get(u).map(|u| u.email.clone()))
+                .collect(),
+            Verdict::Pending { .. } => Vec::new(),
+        };
+        out.push(RequestRecord {
+            request,
+            commit: commit.id(),
+            approved_at: commit_time(&commit),
+            verdict,
+            approver_emails,
+        });
+    }
+    out.sort_by(|a, b| a.request.name.cmp(&b.request.name));
+    Ok(out)
+}
+
+pub fn commit_time(commit: &Commit) -> DateTime<Utc> {
+    Utc.timestamp_opt(commit.time().seconds(), 0).single().unwrap_or_default()
+}
+
+/// Approvals and authorship of a first-parent commit from its trailers.
+/// For a merge commit the author is the one who last changed `path` on the
+/// merged side (or the merged side's tip when no path is given).
+pub fn evidence(repo: &Repository, commit: &Commit, defs: &Definitions, path: Option<&str>) -> anyhow::Result<Evidence> {
+    let author_commit = match commit.parent_count() {
+        0 | 1 => commit.clone(),
+        _ => side_author_commit(repo, commit, path)?.unwrap_or_else(|| commit.clone()),
+    };
+    let author_email = author_commit.author().email().unwrap_or_default().to_string();
+    let by_bot = author_email.eq_ignore_ascii_case(&defs.settings.bot.email)
+        || commit.author().email().unwrap_or_default().eq_ignore_ascii_case(&defs.settings.bot.email);
+    Ok(Evidence {
+        commit: commit.id().to_string(),
+        author_email,
+        author_login: None,
+        approvals: approved_by(commit.message().unwrap_or_default()).into_iter().map(Identity::Email).collect(),
+        by_bot,
+        unavailable: None,
+    })
+}
+
+/// The emails of a message's `Approved-by: Name <email>` trailers.
+pub fn approved_by(message: &str) -> Vec<String> {
+    let Ok(trailers) = git2::message_trailers_strs(message) else {
+        return Vec::new();
+    };
+    trailers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("approved-by"))
+        .map(|(_, v)| match (v.find('<'), v.rfind('>')) {
+            (Some(a), Some(b)) if a < b => v[a + 1..b].trim().to_string(),
+            _ => v.trim().to_string(),
+        })
+        .collect()
+}
+
+/// On the merged side of a merge commit, the newest commit whose tree has
+/// `path` as it is in the merge and whose first parent does not.
+fn side_author_commit<'r>(repo: &'r Repository, merge: &Commit<'r>, path: Option<&str>) -> anyhow::Result<Option<Commit<'r>>> {
+    let mut walk = repo.revwalk()?;
+    for p in merge.parent_ids().skip(1) {
+        walk.push(p)?;
+    }
+    walk.hide(merge.parent_id(0)?)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL)?;
+    let Some(path) = path else {
+        return Ok(match walk.next() {
+            Some(oid) => Some(repo.find_commit(oid?)?),
+            None => None,
+        });
+    };
+    let target = super::blob_at(&merge.tree()?, path);
+    let mut seen = BTreeSet::new();
+    for oid in walk {
+        let c = repo.find_commit(oid?)?;
+        if !seen.insert(c.id()) {
+            continue;
+        }
+        let here = super::blob_at(&c.tree()?, path);
+        let parent = match c.parent_count() {
+            0 => None,
+            _ => super::blob_at(&c.parent(0)?.tree()?, path),
+        };
+        if here == target && parent != target {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_approved_by_trailers() {
+        let msg = "Add request\n\nSome body.\n\nApproved-by: Bob <bob@acme.example>\nApproved-by: carol@acme.example\nSigned-off-by: X <x@y>\n";
+        assert_eq!(approved_by(msg), ["bob@acme.example", "carol@acme.example"]);
+    }
+
+    #[test]
+    fn trailers_must_be_in_the_last_paragraph() {
+        let msg = "Subject\n\nApproved-by: Bob <bob@acme.example>\n\nMore text after.\n";
+        assert!(approved_by(msg).is_empty());
+    }
+}

@@ -1,0 +1,317 @@
+//! `Cloud` over the AWS SDK. Credentials and endpoint come from the standard
+//! chain (`AWS_ENDPOINT_URL`, profiles, web identity); an account with a
+//! `role_arn` is reached through STS AssumeRole.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::EntityType;
+
+use super::{AccountState, Cloud, MANAGED_PATH, Owned, PREFIX, Target, decode_document};
+use crate::config::Account;
+use crate::policy::iam_size;
+
+pub struct AwsCloud {
+    runtime: tokio::runtime::Runtime,
+    base: SdkConfig,
+    clients: BTreeMap<String, Client>,
+    calls: usize,
+}
+
+impl AwsCloud {
+    pub fn new() -> anyhow::Result<AwsCloud> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let base = runtime.block_on(
+            aws_config::defaults(BehaviorVersion::latest())
+                .region(aws_config::meta::region::RegionProviderChain::default_provider().or_else(Region::new("us-east-1")))
+                .load(),
+        );
+        Ok(AwsCloud { runtime, base, clients: BTreeMap::new(), calls: 0 })
+    }
+
+    fn client(&mut self, account: &Account) -> Client {
+        if let Some(c) = self.clients.get(&account.name) {
+            return c.clone();
+        }
+        let client = match &account.role_arn {
+            None => Client::new(&self.base),
+            Some(role_arn) => {
+                let provider = self.runtime.block_on(
+                    aws_config::sts::AssumeRoleProvider::builder(role_arn.clone())
+                        .session_name("jit-reconciler")
+                        .configure(&self.base)
+                        .build(),
+                );
+                let conf = aws_sdk_iam::config::Builder::from(&self.base).credentials_provider(provider).build();
+                Client::from_conf(conf)
+            }
+        };
+        self.clients.insert(account.name.clone(), client.clone());
+        client
+    }
+}
+
+/// Splits a managed policy ARN into (path, name).
+fn policy_path_and_name(arn: &str) -> (String, String) {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+    let rest = resource.strip_prefix("policy").unwrap_or(resource);
+    match rest.rfind('/') {
+        Some(i) => (rest[..=i].to_string(), rest[i + 1..].to_string()),
+        None => ("/".into(), rest.to_string()),
+    }
+}
+
+fn is_owned_managed(arn: &str) -> bool {
+    let (path, name) = policy_path_and_name(arn);
+    path == MANAGED_PATH && name.starts_with(PREFIX)
+}
+
+fn managed_arn(account_id: &str, policy: &str) -> String {
+    format!("arn:aws:iam::{account_id}:policy{MANAGED_PATH}{policy}")
+}
+
+fn sdk_error<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_iam::error::SdkError<E>) -> anyhow::Error {
+    let text = aws_sdk_iam::error::DisplayErrorContext(&e).to_string();
+    anyhow::Error::new(e).context(text)
+}
+
+impl Cloud for AwsCloud {
+    fn read(&mut self, account: &Account) -> anyhow::Result<AccountState> {
+        let client = self.client(account);
+        let mut state = AccountState { account_id: account.id.clone(), ..Default::default() };
+        let mut documents: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        let mut attached: Vec<(String, String)> = Vec::new();
+        let mut unattached = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .runtime
+                .block_on(
+                    client
+                        .get_account_authorization_details()
+                        .filter(EntityType::User)
+                        .filter(EntityType::Role)
+                        .filter(EntityType::LocalManagedPolicy)
+                        .set_marker(marker.clone())
+                        .send(),
+                )
+                .map_err(sdk_error)
+                .with_context(|| format!("reading IAM of account {} ({})", account.name, account.id))?;
+            self.calls += 1;
+            state.calls += 1;
+            let inline = |list: &[aws_sdk_iam::types::PolicyDetail]| -> anyhow::Result<Vec<(String, String)>> {
+                list.iter()
+                    .map(|p| Ok((p.policy_name().unwrap_or_default().to_string(), p.policy_document().unwrap_or_default().to_string())))
+                    .collect()
+            };
+            for u in page.user_detail_list() {
+                let name = u.user_name().unwrap_or_default().to_string();
+                let key = format!("user/{name}");
+                state.principals.insert(key.clone());
+                for (policy, raw) in inline(u.user_policy_list())? {
+                    if policy.starts_with(PREFIX) {
+                        let document = decode_document(&raw).with_context(|| format!("decoding {policy} on user/{name}"))?;
+                        state.owned.push(Owned { target: Target::UserPolicy { user: name.clone(), policy }, document });
+                    } else {
+                        *state.foreign_inline_size.entry(key.clone()).or_default() += iam_size(&decode_document(&raw).map(|d| d.to_string()).unwrap_or(raw));
+                    }
+                }
+                for a in u.attached_managed_policies() {
+                    let arn = a.policy_arn().unwrap_or_default();
+                    if is_owned_managed(arn) {
+                        attached.push((arn.to_string(), key.clone()));
+                    } else {
+                        *state.foreign_managed_count.entry(key.clone()).or_default() += 1;
+                    }
+                }
+            }
+            for r in page.role_detail_list() {
+                let name = r.role_name().unwrap_or_default().to_string();
+                let key = format!("role/{name}");
+                state.principals.insert(key.clone());
+                for (policy, raw) in inline(r.role_policy_list())? {
+                    if policy.starts_with(PREFIX) {
+                        let document = decode_document(&raw).with_context(|| format!("decoding {policy} on role/{name}"))?;
+                        state.owned.push(Owned { target: Target::RolePolicy { role: name.clone(), policy }, document });
+                    } else {
+                        *state.foreign_inline_size.entry(key.clone()).or_default() += iam_size(&decode_document(&raw).map(|d| d.to_string()).unwrap_or(raw));
+                    }
+                }
+                for a in r.attached_managed_policies() {
+                    let arn = a.policy_arn().unwrap_or_default();
+                    if is_owned_managed(arn) {
+                        attached.push((arn.to_string(), key.clone()));
+                    } else {
+                        *state.foreign_managed_count.entry(key.clone()).or_default() += 1;
+                    }
+                }
+            }
+            for p in page.policies() {
+                let arn = p.arn().unwrap_or_default().to_string();
+                if !is_owned_managed(&arn) {
+                    continue;
+                }
+                let default = p.policy_version_list().iter().find(|v| v.is_default_version());
+                if let Some(doc) = default.and_then(|v| v.document()) {
+                    documents.insert(arn.clone(), decode_document(doc).with_context(|| format!("decoding {arn}"))?);
+                }
+                if p.attachment_count().unwrap_or(0) == 0 {
+                    unattached.push(arn);
+                }
+            }
+            marker = page.marker().map(str::to_string);
+            if !page.is_truncated() || marker.is_none() {
+                break;
+            }
+        }
+        for (arn, principal) in attached.into_iter().chain(unattached.into_iter().map(|a| (a, String::new()))) {
+            let (_, policy) = policy_path_and_name(&arn);
+            let document = documents.get(&arn).cloned().unwrap_or(serde_json::Value::Null);
+            state.owned.push(Owned { target: Target::ManagedPolicy { policy, principal }, document });
+        }
+        state.owned.sort_by(|a, b| a.target.cmp(&b.target));
+        Ok(state)
+    }
+
+    fn put(&mut self, account: &Account, target: &Target, document: &str) -> anyhow::Result<()> {
+        let client = self.client(account);
+        let rt = &self.runtime;
+        let what = || format!("writing {target} in account {}", account.id);
+        match target {
+            Target::UserPolicy { user, policy } => {
+                rt.block_on(client.put_user_policy().user_name(user).policy_name(policy).policy_document(document).send())
+                    .map_err(sdk_error)
+                    .with_context(what)?;
+                self.calls += 1;
+            }
+            Target::RolePolicy { role, policy } => {
+                rt.block_on(client.put_role_policy().role_name(role).policy_name(policy).policy_document(document).send())
+                    .map_err(sdk_error)
+                    .with_context(what)?;
+                self.calls += 1;
+            }
+            Target::ManagedPolicy { policy, principal } => {
+                let arn = managed_arn(&account.id, policy);
+                let created = rt.block_on(client.create_policy().policy_name(policy).path(MANAGED_PATH).policy_document(document).send());
+                self.calls += 1;
+                if let Err(e) = created {
+                    let exists = e.as_service_error().is_some_and(|s| s.is_entity_already_exists_exception());
+                    if !exists {
+                        return Err(sdk_error(e)).with_context(what);
+                    }
+                    // Replace the document: make room (IAM keeps at most 5 versions), add the new default.
+                    let versions = rt.block_on(client.list_policy_versions().policy_arn(&arn).send()).map_err(sdk_error).with_context(what)?;
+                    self.calls += 1;
+                    for v in versions.versions() {
+                        if !v.is_default_version()
+                            && let Some(id) = v.version_id()
+                        {
+                            rt.block_on(client.delete_policy_version().policy_arn(&arn).version_id(id).send()).map_err(sdk_error).with_context(what)?;
+                            self.calls += 1;
+                        }
+                    }
+                    rt.block_on(client.create_policy_version().policy_arn(&arn).policy_document(document).set_as_default(true).send())
+                        .map_err(sdk_error)
+                        .with_context(what)?;
+                    self.calls += 1;
+                }
+                match principal.split_once('/') {
+                    Some(("user", name)) => {
+                        rt.block_on(client.attach_user_policy().user_name(name).policy_arn(&arn).send()).map_err(sdk_error).with_context(what)?;
+                    }
+                    Some(("role", name)) => {
+                        rt.block_on(client.attach_role_policy().role_name(name).policy_arn(&arn).send()).map_err(sdk_error).with_context(what)?;
+                    }
+                    _ => anyhow::bail!("{target}: no principal to attach to"),
+                }
+                self.calls += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, account: &Account, target: &Target) -> anyhow::Result<()> {
+        let client = self.client(account);
+        let rt = &self.runtime;
+        let what = || format!("removing {target} in account {}", account.id);
+        match target {
+            Target::UserPolicy { user, policy } => {
+                let r = rt.block_on(client.delete_user_policy().user_name(user).policy_name(policy).send());
+                self.calls += 1;
+                match r {
+                    Err(e) if !(e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception())) => {
+                        return Err(sdk_error(e)).with_context(what);
+                    }
+                    _ => {}
+                }
+            }
+            Target::RolePolicy { role, policy } => {
+                let r = rt.block_on(client.delete_role_policy().role_name(role).policy_name(policy).send());
+                self.calls += 1;
+                match r {
+                    Err(e) if !(e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception())) => {
+                        return Err(sdk_error(e)).with_context(what);
+                    }
+                    _ => {}
+                }
+            }
+            Target::ManagedPolicy { policy, .. } => {
+                let arn = managed_arn(&account.id, policy);
+                let entities = rt.block_on(client.list_entities_for_policy().policy_arn(&arn).send());
+                self.calls += 1;
+                let entities = match entities {
+                    Ok(e) => e,
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => return Ok(()),
+                    Err(e) => return Err(sdk_error(e)).with_context(what),
+                };
+                for u in entities.policy_users() {
+                    rt.block_on(client.detach_user_policy().user_name(u.user_name().unwrap_or_default()).policy_arn(&arn).send())
+                        .map_err(sdk_error)
+                        .with_context(what)?;
+                    self.calls += 1;
+                }
+                for r in entities.policy_roles() {
+                    rt.block_on(client.detach_role_policy().role_name(r.role_name().unwrap_or_default()).policy_arn(&arn).send())
+                        .map_err(sdk_error)
+                        .with_context(what)?;
+                    self.calls += 1;
+                }
+                let versions = rt.block_on(client.list_policy_versions().policy_arn(&arn).send()).map_err(sdk_error).with_context(what)?;
+                self.calls += 1;
+                for v in versions.versions() {
+                    if !v.is_default_version()
+                        && let Some(id) = v.version_id()
+                    {
+                        rt.block_on(client.delete_policy_version().policy_arn(&arn).version_id(id).send()).map_err(sdk_error).with_context(what)?;
+                        self.calls += 1;
+                    }
+                }
+                rt.block_on(client.delete_policy().policy_arn(&arn).send()).map_err(sdk_error).with_context(what)?;
+                self.calls += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn calls(&self) -> usize {
+        self.calls
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_managed_policy_arns() {
+        assert_eq!(
+            policy_path_and_name("arn:aws:iam::123456789012:policy/jit/jit-a"),
+            ("/jit/".to_string(), "jit-a".to_string())
+        );
+        assert!(is_owned_managed("arn:aws:iam::123456789012:policy/jit/jit-a"));
+        assert!(!is_owned_managed("arn:aws:iam::123456789012:policy/jit-a"));
+        assert!(!is_owned_managed("arn:aws:iam::aws:policy/ReadOnlyAccess"));
+    }
+}

@@ -1,0 +1,191 @@
+//! Grant -> IAM policy document, and comparing documents by meaning rather
+//! than by bytes (key order, single value vs. list, list order).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::config::Role;
+
+pub fn iam_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The window (and MFA) condition every jit statement carries, so IAM itself
+/// ends access on time even if no runner runs.
+pub fn window_condition(start: DateTime<Utc>, end: DateTime<Utc>, require_mfa: bool) -> Value {
+    let mut c = json!({
+        "DateGreaterThan": {"aws:CurrentTime": iam_time(start)},
+        "DateLessThan": {"aws:CurrentTime": iam_time(end)},
+    });
+    if require_mfa {
+        c["Bool"] = json!({"aws:MultiFactorAuthPresent": "true"});
+    }
+    c
+}
+
+/// The identity policy for a grant: one Allow statement per role statement;
+/// a statement with no resources of its own gets the grant's resources.
+pub fn grant_document(role: &Role, resources: &[String], start: DateTime<Utc>, end: DateTime<Utc>, require_mfa: bool) -> Value {
+    let statements: Vec<Value> = role
+        .statements
+        .iter()
+        .map(|s| {
+            let res = if s.resources.is_empty() { resources } else { &s.resources };
+            json!({
+                "Effect": "Allow",
+                "Action": s.actions,
+                "Resource": res,
+                "Condition": window_condition(start, end, require_mfa),
+            })
+        })
+        .collect();
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+pub fn minify(doc: &Value) -> String {
+    serde_json::to_string(doc).expect("a JSON value always serializes")
+}
+
+/// IAM's size measure: characters, whitespace not counted.
+pub fn iam_size(doc: &str) -> usize {
+    doc.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// Keys whose value IAM treats as a set whether written as one string or a list.
+const SET_KEYS: &[&str] = &["Action", "NotAction", "Resource", "NotResource"];
+
+/// A canonical form: statements always a list; Action/Resource and condition
+/// values always sorted lists. Two documents mean the same when these are equal.
+pub fn normalize(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    if let Some(obj) = doc.as_object_mut() {
+        if let Some(st) = obj.get_mut("Statement") {
+            if st.is_object() {
+                *st = Value::Array(vec![st.take()]);
+            }
+            if let Some(list) = st.as_array_mut() {
+                for s in list.iter_mut() {
+                    normalize_statement(s);
+                }
+            }
+        }
+    }
+    doc
+}
+
+fn normalize_statement(s: &mut Value) {
+    let Some(obj) = s.as_object_mut() else { return };
+    for key in SET_KEYS {
+        if let Some(v) = obj.get_mut(*key) {
+            *v = as_sorted_list(v);
+        }
+    }
+    if let Some(Value::Object(ops)) = obj.get_mut("Condition") {
+        for (_, keys) in ops.iter_mut() {
+            if let Value::Object(keys) = keys {
+                for (_, v) in keys.iter_mut() {
+                    *v = as_sorted_list(v);
+                }
+            }
+        }
+    }
+}
+
+fn as_sorted_list(v: &Value) -> Value {
+    let mut items: Vec<Value> = match v {
+        Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    items.sort_by_key(|x| x.to_string());
+    items.dedup();
+    Value::Array(items)
+}
+
+/// `None` when the documents mean the same; otherwise what differs, for the plan.
+pub fn drift(actual: &Value, desired: &Value) -> Option<String> {
+    let (a, d) = (normalize(actual), normalize(desired));
+    if a == d {
+        return None;
+    }
+    let empty = Vec::new();
+    let statements = |v: &Value| v.get("Statement").and_then(Value::as_array).cloned().unwrap_or_else(|| empty.clone());
+    let (sa, sd) = (statements(&a), statements(&d));
+    if sa.len() != sd.len() {
+        return Some(format!("{} statement(s) instead of {}", sa.len(), sd.len()));
+    }
+    let mut keys: Vec<String> = Vec::new();
+    let blank = Map::new();
+    for (x, y) in sa.iter().zip(&sd) {
+        let (x, y) = (x.as_object().unwrap_or(&blank), y.as_object().unwrap_or(&blank));
+        for k in x.keys().chain(y.keys()) {
+            if x.get(k) != y.get(k) && !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Some("document differs".into());
+    }
+    Some(format!("{} differs", keys.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Meta, Statement};
+    use crate::diag::Loc;
+
+    fn role(statements: Vec<(Vec<&str>, Vec<&str>)>) -> Role {
+        let meta = Meta { loc: Loc::file("r.hcl"), attrs: Default::default() };
+        Role {
+            name: "r".into(),
+            description: String::new(),
+            statements: statements
+                .into_iter()
+                .map(|(a, r)| Statement {
+                    actions: a.into_iter().map(String::from).collect(),
+                    resources: r.into_iter().map(String::from).collect(),
+                    meta: meta.clone(),
+                })
+                .collect(),
+            meta,
+        }
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn grant_document_has_window_and_mfa() {
+        let r = role(vec![(vec!["rds:Describe*"], vec![]), (vec!["s3:ListBucket"], vec!["arn:aws:s3:::b"])]);
+        let doc = grant_document(&r, &["arn:db".into()], t("2026-11-23T09:00:00Z"), t("2026-11-23T11:00:00Z"), true);
+        let s = &doc["Statement"];
+        assert_eq!(s[0]["Resource"], json!(["arn:db"]));
+        assert_eq!(s[1]["Resource"], json!(["arn:aws:s3:::b"]));
+        assert_eq!(s[0]["Condition"]["DateGreaterThan"]["aws:CurrentTime"], "2026-11-23T09:00:00Z");
+        assert_eq!(s[0]["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-11-23T11:00:00Z");
+        assert_eq!(s[0]["Condition"]["Bool"]["aws:MultiFactorAuthPresent"], "true");
+        let no_mfa = grant_document(&r, &[], t("2026-11-23T09:00:00Z"), t("2026-11-23T11:00:00Z"), false);
+        assert!(no_mfa["Statement"][0]["Condition"].get("Bool").is_none());
+    }
+
+    #[test]
+    fn semantic_equality_ignores_order_and_singletons() {
+        let a = json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": ["b", "a"]}});
+        let b = json!({"Statement": [{"Resource": ["a", "b"], "Action": ["s3:GetObject"], "Effect": "Allow"}], "Version": "2012-10-17"});
+        assert_eq!(drift(&a, &b), None);
+    }
+
+    #[test]
+    fn drift_names_the_differing_key() {
+        let a = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:*"], "Resource": ["a"]}]});
+        let b = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["a"]}]});
+        assert_eq!(drift(&a, &b).as_deref(), Some("Action differs"));
+    }
+
+    #[test]
+    fn size_ignores_whitespace() {
+        assert_eq!(iam_size("{ \"a\" : 1 }\n"), 7);
+    }
+}
