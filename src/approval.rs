@@ -63,12 +63,16 @@ fn user_of<'a>(defs: &'a Definitions, id: &Identity) -> Option<&'a str> {
 pub fn author_of<'a>(defs: &'a Definitions, ev: &Evidence) -> Option<&'a str> {
     match &ev.author_login {
         Some(login) => defs.user_by_github(login).map(|u| u.name.as_str()),
-        None => defs.user_by_email(&ev.author_email).map(|u| u.name.as_str()),
+        None => defs
+            .user_by_email(&ev.author_email)
+            .map(|u| u.name.as_str()),
     }
 }
 
 fn author_label(ev: &Evidence) -> String {
-    ev.author_login.as_ref().map_or_else(|| ev.author_email.clone(), |l| format!("@{l}"))
+    ev.author_login
+        .as_ref()
+        .map_or_else(|| ev.author_email.clone(), |l| format!("@{l}"))
 }
 
 /// Distinct users among the approvals who are in `allowed` and are not `author`.
@@ -84,8 +88,12 @@ fn count_approvers(
     for id in &ev.approvals {
         match user_of(defs, id) {
             None => refused.push(format!("{id} is not a declared user")),
-            Some(u) if Some(u) == author => refused.push(format!("{u} cannot approve their own change")),
-            Some(u) if !allowed.contains(u) => refused.push(format!("{u} is not an allowed approver")),
+            Some(u) if Some(u) == author => {
+                refused.push(format!("{u} cannot approve their own change"))
+            }
+            Some(u) if !allowed.contains(u) => {
+                refused.push(format!("{u} is not an allowed approver"))
+            }
             Some(u) => {
                 if !counted.iter().any(|c| c == u) {
                     counted.push(u.to_string());
@@ -102,13 +110,18 @@ fn count_approvers(
 pub fn judge_request(defs: &Definitions, req: &Request, ev: &Evidence) -> Verdict {
     let pending = |reason: String| Verdict::Pending { reason };
     if ev.by_bot {
-        return pending("written by jit's bot, which can only end access; a person must submit it".into());
+        return pending(
+            "written by jit's bot, which can only end access; a person must submit it".into(),
+        );
     }
     if let Some(why) = &ev.unavailable {
         return pending(why.clone());
     }
     let Some(contract) = defs.contracts.get(&req.contract) else {
-        return pending(format!("contract `{}` was not in force when the request was merged", req.contract));
+        return pending(format!(
+            "contract `{}` was not in force when the request was merged",
+            req.contract
+        ));
     };
     let author = author_of(defs, ev);
     if author != Some(req.requester.as_str()) {
@@ -119,7 +132,9 @@ pub fn judge_request(defs: &Definitions, req: &Request, ev: &Evidence) -> Verdic
         ));
     }
     if contract.auto_approve {
-        return Verdict::Approved { approvers: Vec::new() };
+        return Verdict::Approved {
+            approvers: Vec::new(),
+        };
     }
     judge_against(defs, contract, ev, &req.requester)
 }
@@ -174,12 +189,25 @@ impl std::fmt::Display for Object {
 /// else (or where nobody owns it yet) the admins. Each group needs one approval.
 pub fn required_groups(before: &Definitions, object: &Object) -> Vec<Vec<Selector>> {
     let admins = || vec![before.settings.admins.clone()];
-    let owners_of = |c: &Contract| if c.owners.is_empty() { before.settings.admins.clone() } else { c.owners.clone() };
+    let owners_of = |c: &Contract| {
+        if c.owners.is_empty() {
+            before.settings.admins.clone()
+        } else {
+            c.owners.clone()
+        }
+    };
     match object {
-        Object::Contract(name) => before.contracts.get(name).map_or_else(admins, |c| vec![owners_of(c)]),
+        Object::Contract(name) => before
+            .contracts
+            .get(name)
+            .map_or_else(admins, |c| vec![owners_of(c)]),
         Object::Role(name) => {
-            let groups: Vec<Vec<Selector>> =
-                before.contracts.values().filter(|c| &c.role == name).map(owners_of).collect();
+            let groups: Vec<Vec<Selector>> = before
+                .contracts
+                .values()
+                .filter(|c| &c.role == name)
+                .map(owners_of)
+                .collect();
             if groups.is_empty() { admins() } else { groups }
         }
         _ => admins(),
@@ -189,10 +217,14 @@ pub fn required_groups(before: &Definitions, object: &Object) -> Vec<Vec<Selecto
 /// Judges a change to a definition object made by the commit of `ev`.
 pub fn judge_definition_change(before: &Definitions, object: &Object, ev: &Evidence) -> Verdict {
     if ev.by_bot {
-        return Verdict::Pending { reason: "jit's bot may not change definitions".into() };
+        return Verdict::Pending {
+            reason: "jit's bot may not change definitions".into(),
+        };
     }
     if let Some(why) = &ev.unavailable {
-        return Verdict::Pending { reason: why.clone() };
+        return Verdict::Pending {
+            reason: why.clone(),
+        };
     }
     let author = author_of(before, ev);
     let mut approvers = Vec::new();
@@ -228,7 +260,12 @@ pub fn changed_objects(old: &Definitions, new: &Definitions) -> Vec<Object> {
         out: &mut Vec<Object>,
     ) {
         let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-        out.extend(names.into_iter().filter(|n| a.get(*n) != b.get(*n)).map(|n| make(n.clone())));
+        out.extend(
+            names
+                .into_iter()
+                .filter(|n| a.get(*n) != b.get(*n))
+                .map(|n| make(n.clone())),
+        );
     }
     let mut out = Vec::new();
     if old.settings != new.settings {
@@ -239,13 +276,22 @@ pub fn changed_objects(old: &Definitions, new: &Definitions) -> Vec<Object> {
     diff(&old.teams, &new.teams, Object::Team, &mut out);
     diff(&old.roles, &new.roles, Object::Role, &mut out);
     diff(&old.contracts, &new.contracts, Object::Contract, &mut out);
-    diff(&old.guardrails, &new.guardrails, Object::Guardrail, &mut out);
+    diff(
+        &old.guardrails,
+        &new.guardrails,
+        Object::Guardrail,
+        &mut out,
+    );
     out
 }
 
 /// Copies `object`'s version from `from` into `into` (adding, replacing or removing it).
 pub fn adopt(into: &mut Definitions, from: &Definitions, object: &Object) {
-    fn put<T: Clone>(into: &mut std::collections::BTreeMap<String, T>, from: &std::collections::BTreeMap<String, T>, name: &str) {
+    fn put<T: Clone>(
+        into: &mut std::collections::BTreeMap<String, T>,
+        from: &std::collections::BTreeMap<String, T>,
+        name: &str,
+    ) {
         match from.get(name) {
             Some(v) => {
                 into.insert(name.to_string(), v.clone());

@@ -1,10 +1,15 @@
 //! jit: just-in-time cloud access through git.
 
+pub mod apply;
+pub mod approval;
 pub mod cli;
 pub mod config;
 pub mod diag;
-pub mod worktree;
-pub mod approval;
 pub mod git;
-pub mod policy;
 pub mod iam;
+pub mod plan;
+pub mod policy;
+pub mod reconcile;
+pub mod render;
+pub mod status;
+pub mod worktree;

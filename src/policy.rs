@@ -25,12 +25,22 @@ pub fn window_condition(start: DateTime<Utc>, end: DateTime<Utc>, require_mfa: b
 
 /// The identity policy for a grant: one Allow statement per role statement;
 /// a statement with no resources of its own gets the grant's resources.
-pub fn grant_document(role: &Role, resources: &[String], start: DateTime<Utc>, end: DateTime<Utc>, require_mfa: bool) -> Value {
+pub fn grant_document(
+    role: &Role,
+    resources: &[String],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    require_mfa: bool,
+) -> Value {
     let statements: Vec<Value> = role
         .statements
         .iter()
         .map(|s| {
-            let res = if s.resources.is_empty() { resources } else { &s.resources };
+            let res = if s.resources.is_empty() {
+                resources
+            } else {
+                &s.resources
+            };
             json!({
                 "Effect": "Allow",
                 "Action": s.actions,
@@ -108,7 +118,12 @@ pub fn drift(actual: &Value, desired: &Value) -> Option<String> {
         return None;
     }
     let empty = Vec::new();
-    let statements = |v: &Value| v.get("Statement").and_then(Value::as_array).cloned().unwrap_or_else(|| empty.clone());
+    let statements = |v: &Value| {
+        v.get("Statement")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_else(|| empty.clone())
+    };
     let (sa, sd) = (statements(&a), statements(&d));
     if sa.len() != sd.len() {
         return Some(format!("{} statement(s) instead of {}", sa.len(), sd.len()));
@@ -116,7 +131,10 @@ pub fn drift(actual: &Value, desired: &Value) -> Option<String> {
     let mut keys: Vec<String> = Vec::new();
     let blank = Map::new();
     for (x, y) in sa.iter().zip(&sd) {
-        let (x, y) = (x.as_object().unwrap_or(&blank), y.as_object().unwrap_or(&blank));
+        let (x, y) = (
+            x.as_object().unwrap_or(&blank),
+            y.as_object().unwrap_or(&blank),
+        );
         for k in x.keys().chain(y.keys()) {
             if x.get(k) != y.get(k) && !keys.contains(k) {
                 keys.push(k.clone());
@@ -136,7 +154,10 @@ mod tests {
     use crate::diag::Loc;
 
     fn role(statements: Vec<(Vec<&str>, Vec<&str>)>) -> Role {
-        let meta = Meta { loc: Loc::file("r.hcl"), attrs: Default::default() };
+        let meta = Meta {
+            loc: Loc::file("r.hcl"),
+            attrs: Default::default(),
+        };
         Role {
             name: "r".into(),
             description: String::new(),
@@ -158,15 +179,39 @@ mod tests {
 
     #[test]
     fn grant_document_has_window_and_mfa() {
-        let r = role(vec![(vec!["rds:Describe*"], vec![]), (vec!["s3:ListBucket"], vec!["arn:aws:s3:::b"])]);
-        let doc = grant_document(&r, &["arn:db".into()], t("2026-11-23T09:00:00Z"), t("2026-11-23T11:00:00Z"), true);
+        let r = role(vec![
+            (vec!["rds:Describe*"], vec![]),
+            (vec!["s3:ListBucket"], vec!["arn:aws:s3:::b"]),
+        ]);
+        let doc = grant_document(
+            &r,
+            &["arn:db".into()],
+            t("2026-11-23T09:00:00Z"),
+            t("2026-11-23T11:00:00Z"),
+            true,
+        );
         let s = &doc["Statement"];
         assert_eq!(s[0]["Resource"], json!(["arn:db"]));
         assert_eq!(s[1]["Resource"], json!(["arn:aws:s3:::b"]));
-        assert_eq!(s[0]["Condition"]["DateGreaterThan"]["aws:CurrentTime"], "2026-11-23T09:00:00Z");
-        assert_eq!(s[0]["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-11-23T11:00:00Z");
-        assert_eq!(s[0]["Condition"]["Bool"]["aws:MultiFactorAuthPresent"], "true");
-        let no_mfa = grant_document(&r, &[], t("2026-11-23T09:00:00Z"), t("2026-11-23T11:00:00Z"), false);
+        assert_eq!(
+            s[0]["Condition"]["DateGreaterThan"]["aws:CurrentTime"],
+            "2026-11-23T09:00:00Z"
+        );
+        assert_eq!(
+            s[0]["Condition"]["DateLessThan"]["aws:CurrentTime"],
+            "2026-11-23T11:00:00Z"
+        );
+        assert_eq!(
+            s[0]["Condition"]["Bool"]["aws:MultiFactorAuthPresent"],
+            "true"
+        );
+        let no_mfa = grant_document(
+            &r,
+            &[],
+            t("2026-11-23T09:00:00Z"),
+            t("2026-11-23T11:00:00Z"),
+            false,
+        );
         assert!(no_mfa["Statement"][0]["Condition"].get("Bool").is_none());
     }
 

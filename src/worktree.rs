@@ -16,7 +16,8 @@ pub fn read_hcl_files(root: &Path) -> anyhow::Result<Vec<SourceFile>> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> anyhow::Result<()> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?;
     for entry in entries {
         let entry = entry?;
         let path = entry.path();
@@ -29,8 +30,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> anyhow::Result<()
                 walk(root, &path, out)?;
             }
         } else if name.ends_with(".hcl") {
-            let rel = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let rel = path
+                .strip_prefix(root)?
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
             out.push(SourceFile { path: rel, text });
         }
     }

@@ -1,6 +1,94 @@
-//! placeholder
+//! `jit plan`: what apply would do now, Terraform style.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+
 use crate::cli::{Ctx, Ui};
+use crate::iam::aws::AwsCloud;
+use crate::plan::Plan;
+use crate::{reconcile, render};
+
+/// Show the grants, updates, revocations and archive moves that `jit apply`
+/// would make now, and the requests still pending.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
-pub fn run(_: &Ctx, _: &Ui, _: Args) -> anyhow::Result<ExitCode> { anyhow::bail!("not yet") }
+pub struct Args {
+    /// Save the plan to FILE for `jit apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+
+    /// Print the plan as JSON (same as --format json).
+    #[arg(long)]
+    json: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    detailed_exitcode: bool,
+
+    /// PR mode: what this branch adds relative to REF, and who still must approve.
+    #[arg(long, value_name = "REF")]
+    base: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
+    if args.base.is_some() {
+        anyhow::bail!("--base (PR mode) is not supported by this version of jit yet");
+    }
+    let mut cloud = AwsCloud::new()?;
+    let (_, plan) = reconcile::plan_now(&ctx.dir, &mut cloud, ctx.now)?;
+    let format = if args.json { Format::Json } else { args.format };
+    show(ui, &plan, format)?;
+    if let Some(path) = &args.out {
+        std::fs::write(path, render::json(&plan))
+            .with_context(|| format!("writing plan to {}", path.display()))?;
+        if format == Format::Text {
+            ui.out(&format!(
+                "\nSaved the plan to {}. To apply exactly this plan: jit apply {}\n",
+                path.display(),
+                path.display()
+            ))?;
+        }
+    }
+    Ok(exit_code(&plan, args.detailed_exitcode))
+}
+
+/// Prints the plan, and its errors on stderr.
+pub fn show(ui: &Ui, plan: &Plan, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => ui.out(&render::json(plan))?,
+        Format::Markdown => ui.out(&render::markdown::plan(plan))?,
+        Format::Text => {
+            ui.out(&render::text::plan(plan, &|code, text| {
+                ui.paint(code, text)
+            }))?;
+        }
+    }
+    if format != Format::Json {
+        for e in &plan.errors {
+            ui.err(&format!("{} {e}\n", ui.paint("31", "error:")));
+        }
+    }
+    Ok(())
+}
+
+pub fn exit_code(plan: &Plan, detailed: bool) -> ExitCode {
+    if !plan.errors.is_empty() {
+        ExitCode::FAILURE
+    } else if detailed && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,6 +1,25 @@
-//! placeholder
+//! `jit status`: active grants with time left, and pending requests.
+
 use std::process::ExitCode;
+
 use crate::cli::{Ctx, Ui};
+use crate::{reconcile, render, status};
+
+/// Show the grants in force now (from git history) and the pending requests.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
-pub fn run(_: &Ctx, _: &Ui, _: Args) -> anyhow::Result<ExitCode> { anyhow::bail!("not yet") }
+pub struct Args {
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
+    let snapshot = reconcile::read_git(&ctx.dir)?;
+    let view = status::status(&snapshot, ctx.now);
+    if args.json {
+        ui.out(&format!("{}\n", serde_json::to_string_pretty(&view)?))?;
+    } else {
+        ui.out(&render::text::status(&view))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

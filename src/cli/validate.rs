@@ -39,7 +39,10 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
             ui.out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
         }
         Format::Text => {
-            let sources: BTreeMap<&str, &str> = files.iter().map(|f| (f.path.as_str(), f.text.as_str())).collect();
+            let sources: BTreeMap<&str, &str> = files
+                .iter()
+                .map(|f| (f.path.as_str(), f.text.as_str()))
+                .collect();
             report(ui, &diags, &sources);
             if errors == 0 {
                 ui.out(&format!(
@@ -51,11 +54,18 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
                     repo.requests.len()
                 ))?;
             } else {
-                ui.err(&format!("{errors} error{} found.\n", if errors == 1 { "" } else { "s" }));
+                ui.err(&format!(
+                    "{errors} error{} found.\n",
+                    if errors == 1 { "" } else { "s" }
+                ));
             }
         }
     }
-    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Prints diagnostics to stderr, with a source snippet when stderr is a terminal.
@@ -63,7 +73,9 @@ pub fn report(ui: &Ui, diags: &[Diagnostic], sources: &BTreeMap<&str, &str>) {
     for d in diags {
         let mut text = format!("{d}\n");
         if ui.stderr_is_terminal
-            && let Some(snippet) = sources.get(&*d.loc.file).and_then(|s| diag::snippet(s, &d.loc))
+            && let Some(snippet) = sources
+                .get(&*d.loc.file)
+                .and_then(|s| diag::snippet(s, &d.loc))
         {
             text.push_str(&snippet);
             text.push('\n');

@@ -103,7 +103,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for text in ["", "2", "h", "2x", "1m2h", "2h2h", "0m", "-1h", "1.5h", "2 h"] {
+        for text in [
+            "", "2", "h", "2x", "1m2h", "2h2h", "0m", "-1h", "1.5h", "2 h",
+        ] {
             assert!(Duration::parse(text).is_err(), "{text} should be rejected");
         }
     }

@@ -118,7 +118,10 @@ impl LineIndex {
     fn line_col(&self, offset: usize) -> (u32, u32) {
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts[line - 1];
-        let col = self.text[start..offset.min(self.text.len())].chars().count() + 1;
+        let col = self.text[start..offset.min(self.text.len())]
+            .chars()
+            .count()
+            + 1;
         (line as u32, col as u32)
     }
 }
@@ -152,7 +155,10 @@ impl Parser {
                     self.diags.push(
                         Diagnostic::error(
                             ctx.loc(a.key.span()),
-                            format!("unexpected attribute `{}` outside of a block", a.key.as_str()),
+                            format!(
+                                "unexpected attribute `{}` outside of a block",
+                                a.key.as_str()
+                            ),
                         )
                         .with_hint("attributes belong inside a block such as `settings { ... }`"),
                     );
@@ -199,7 +205,9 @@ impl Parser {
                             ctx.loc(block.ident.span()),
                             format!("unknown block type `{other}`"),
                         )
-                        .with_hint("expected settings, account, user, team, role, contract or guardrail"),
+                        .with_hint(
+                            "expected settings, account, user, team, role, contract or guardrail",
+                        ),
                     );
                     continue;
                 }
@@ -257,9 +265,12 @@ impl Parser {
                     let meta = r.finish(&["statement"]);
                     if statements.is_empty() {
                         self.diags.push(
-                            Diagnostic::error(meta.loc.clone(), format!("role `{name}` has no statement block"))
-                                .with_hint("add `statement { actions = [...] resources = [] }`")
-                                .about(Subject::Role(name.clone())),
+                            Diagnostic::error(
+                                meta.loc.clone(),
+                                format!("role `{name}` has no statement block"),
+                            )
+                            .with_hint("add `statement { actions = [...] resources = [] }`")
+                            .about(Subject::Role(name.clone())),
                         );
                     }
                     defs.roles.insert(
@@ -319,7 +330,10 @@ impl Parser {
                     self.diags.push(
                         Diagnostic::error(
                             ctx.loc(a.key.span()),
-                            format!("unexpected attribute `{}` outside of a block", a.key.as_str()),
+                            format!(
+                                "unexpected attribute `{}` outside of a block",
+                                a.key.as_str()
+                            ),
                         )
                         .about(subject),
                     );
@@ -358,7 +372,9 @@ impl Parser {
                         ctx.loc(block.labels[0].span()),
                         format!("request name `{name}` does not match file name `{expected}.hcl`"),
                     )
-                    .with_hint(format!("rename the file to requests/{name}.hcl or the block to \"{expected}\""))
+                    .with_hint(format!(
+                        "rename the file to requests/{name}.hcl or the block to \"{expected}\""
+                    ))
                     .about(Subject::Request(name.clone())),
                 );
             }
@@ -366,8 +382,11 @@ impl Parser {
         }
         if count == 0 {
             self.diags.push(
-                Diagnostic::error(Loc::file(path), "a request file must contain exactly one request block, found none")
-                    .about(Subject::Request(expected.to_string())),
+                Diagnostic::error(
+                    Loc::file(path),
+                    "a request file must contain exactly one request block, found none",
+                )
+                .about(Subject::Request(expected.to_string())),
             );
         }
     }
@@ -402,9 +421,12 @@ impl Parser {
         }
         if let Some(first) = self.seen.get(&(kind, name.clone())) {
             self.diags.push(
-                Diagnostic::error(loc, format!("duplicate {kind} `{name}` (first defined at {first})"))
-                    .with_hint("names must be unique across all files")
-                    .about(subject(&name)),
+                Diagnostic::error(
+                    loc,
+                    format!("duplicate {kind} `{name}` (first defined at {first})"),
+                )
+                .with_hint("names must be unique across all files")
+                .about(subject(&name)),
             );
             return None;
         }
@@ -449,13 +471,21 @@ impl Parser {
             let mut q = Reader::new(ctx, b, r.diags);
             let d = Quotas::default();
             s.quotas = Quotas {
-                user_inline: q.number("user_inline").map_or(d.user_inline, |n| n as usize),
-                role_inline: q.number("role_inline").map_or(d.role_inline, |n| n as usize),
-                managed_policy: q.number("managed_policy").map_or(d.managed_policy, |n| n as usize),
+                user_inline: q
+                    .number("user_inline")
+                    .map_or(d.user_inline, |n| n as usize),
+                role_inline: q
+                    .number("role_inline")
+                    .map_or(d.role_inline, |n| n as usize),
+                managed_policy: q
+                    .number("managed_policy")
+                    .map_or(d.managed_policy, |n| n as usize),
                 managed_per_principal: q
                     .number("managed_per_principal")
                     .map_or(d.managed_per_principal, |n| n as usize),
-                trust_policy: q.number("trust_policy").map_or(d.trust_policy, |n| n as usize),
+                trust_policy: q
+                    .number("trust_policy")
+                    .map_or(d.trust_policy, |n| n as usize),
             };
             q.finish(&[]);
         }
@@ -481,7 +511,9 @@ fn contract(mut r: Reader<'_, '_>, name: String) -> Contract {
             Mode::InlinePolicy
         }
     };
-    let max_duration = r.duration("max_duration").unwrap_or(Duration::from_minutes(60));
+    let max_duration = r
+        .duration("max_duration")
+        .unwrap_or(Duration::from_minutes(60));
     Contract {
         description: r.string("description").unwrap_or_default(),
         role: r.required_string("role"),
@@ -490,7 +522,9 @@ fn contract(mut r: Reader<'_, '_>, name: String) -> Contract {
         approvers: r.selectors("approvers"),
         min_approvals: r.number("min_approvals").map_or(1, |n| n as u32),
         auto_approve: r.bool("auto_approve").unwrap_or(false),
-        default_duration: r.duration("default_duration").unwrap_or(max_duration.min(Duration::from_minutes(60))),
+        default_duration: r
+            .duration("default_duration")
+            .unwrap_or(max_duration.min(Duration::from_minutes(60))),
         max_duration,
         require_mfa: r.bool("require_mfa").unwrap_or(false),
         require_reason: r.bool("require_reason").unwrap_or(false),
@@ -572,13 +606,17 @@ impl<'a, 'd> Reader<'a, 'd> {
     fn take(&mut self, key: &'a str) -> Option<&'a Expression> {
         self.taken.push(key);
         let a = *self.attrs.get(key)?;
-        self.locs.insert(key.to_string(), self.ctx.loc(a.key.span()));
+        self.locs
+            .insert(key.to_string(), self.ctx.loc(a.key.span()));
         Some(&a.value)
     }
 
     fn type_error(&mut self, key: &str, expected: &str) {
         let loc = self.loc_of(key);
-        self.report(Diagnostic::error(loc, format!("`{key}` must be {expected}")));
+        self.report(Diagnostic::error(
+            loc,
+            format!("`{key}` must be {expected}"),
+        ));
     }
 
     fn string(&mut self, key: &'a str) -> Option<String> {
@@ -662,8 +700,11 @@ impl<'a, 'd> Reader<'a, 'd> {
             Err(_) => {
                 let loc = self.loc_of(key);
                 self.report(
-                    Diagnostic::error(loc, format!("`{key}` must be an RFC 3339 time, not `{text}`"))
-                        .with_hint("like \"2026-11-23T09:00:00Z\""),
+                    Diagnostic::error(
+                        loc,
+                        format!("`{key}` must be an RFC 3339 time, not `{text}`"),
+                    )
+                    .with_hint("like \"2026-11-23T09:00:00Z\""),
                 );
                 None
             }
@@ -713,7 +754,11 @@ impl<'a, 'd> Reader<'a, 'd> {
             .map(|b| {
                 Diagnostic::error(
                     self.ctx.loc(b.ident.span()),
-                    format!("unknown block type `{}` in {} block", b.ident.as_str(), self.kind),
+                    format!(
+                        "unknown block type `{}` in {} block",
+                        b.ident.as_str(),
+                        self.kind
+                    ),
                 )
             })
             .collect();

@@ -44,8 +44,14 @@ mod tests {
 
     #[test]
     fn star_and_question_mark() {
-        assert!(matches("arn:aws:rds:*:db:prod-*", "arn:aws:rds:us-east-1:db:prod-orders"));
-        assert!(!matches("arn:aws:rds:*:db:prod-*", "arn:aws:rds:us-east-1:db:staging-1"));
+        assert!(matches(
+            "arn:aws:rds:*:db:prod-*",
+            "arn:aws:rds:us-east-1:db:prod-orders"
+        ));
+        assert!(!matches(
+            "arn:aws:rds:*:db:prod-*",
+            "arn:aws:rds:us-east-1:db:staging-1"
+        ));
         assert!(matches("db-?", "db-1"));
         assert!(!matches("db-?", "db-12"));
         assert!(matches("*", ""));

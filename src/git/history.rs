@@ -76,7 +76,11 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
             .get(&object)
             .cloned()
             .unwrap_or((head, "not approved".to_string()));
-        unapproved.push(UnapprovedChange { object, commit, reason });
+        unapproved.push(UnapprovedChange {
+            object,
+            commit,
+            reason,
+        });
     }
 
     Ok(Snapshot {
@@ -97,7 +101,8 @@ fn first_parent_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Oid>> 
     walk.push(head)?;
     walk.simplify_first_parent()?;
     walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
-    walk.collect::<Result<Vec<_>, _>>().context("walking the branch's history")
+    walk.collect::<Result<Vec<_>, _>>()
+        .context("walking the branch's history")
 }
 
 struct DefinitionsWalk {
@@ -138,7 +143,11 @@ fn walk_definitions(repo: &Repository, chain: &[Oid]) -> anyhow::Result<Definiti
     let root_tree = root.tree()?;
     let mut raw = definitions_at(repo, &root_tree)?;
     let mut fingerprint = definitions_fingerprint(&root_tree);
-    let mut walk = DefinitionsWalk { effective: raw.clone(), history: vec![(0, raw.clone())], refused: BTreeMap::new() };
+    let mut walk = DefinitionsWalk {
+        effective: raw.clone(),
+        history: vec![(0, raw.clone())],
+        refused: BTreeMap::new(),
+    };
     for (position, oid) in chain.iter().enumerate().skip(1) {
         let commit = repo.find_commit(*oid)?;
         let tree = commit.tree()?;
@@ -209,7 +218,9 @@ fn resolve_requests(
         }
         let introduced: Vec<String> = unresolved
             .iter()
-            .filter(|(path, blob)| parent_tree.as_ref().and_then(|pt| super::blob_at(pt, path)) != Some(**blob))
+            .filter(|(path, blob)| {
+                parent_tree.as_ref().and_then(|pt| super::blob_at(pt, path)) != Some(**blob)
+            })
             .map(|(path, _)| path.clone())
             .collect();
         for path in introduced {
@@ -220,7 +231,9 @@ fn resolve_requests(
 
     let mut out = Vec::new();
     for (path, position) in found {
-        let name = path.trim_start_matches("requests/").trim_end_matches(".hcl");
+        let name = path
+            .trim_start_matches("requests/")
+            .trim_end_matches(".hcl");
         let request = head_repo.requests[name].clone();
         let commit = repo.find_commit(chain[position])?;
         let before = defs_walk.before(position);
@@ -246,25 +259,43 @@ fn resolve_requests(
 }
 
 pub fn commit_time(commit: &Commit) -> DateTime<Utc> {
-    Utc.timestamp_opt(commit.time().seconds(), 0).single().unwrap_or_default()
+    Utc.timestamp_opt(commit.time().seconds(), 0)
+        .single()
+        .unwrap_or_default()
 }
 
 /// Approvals and authorship of a first-parent commit from its trailers.
 /// For a merge commit the author is the one who last changed `path` on the
 /// merged side (or the merged side's tip when no path is given).
-pub fn evidence(repo: &Repository, commit: &Commit, defs: &Definitions, path: Option<&str>) -> anyhow::Result<Evidence> {
+pub fn evidence(
+    repo: &Repository,
+    commit: &Commit,
+    defs: &Definitions,
+    path: Option<&str>,
+) -> anyhow::Result<Evidence> {
     let author_commit = match commit.parent_count() {
         0 | 1 => commit.clone(),
         _ => side_author_commit(repo, commit, path)?.unwrap_or_else(|| commit.clone()),
     };
-    let author_email = author_commit.author().email().unwrap_or_default().to_string();
+    let author_email = author_commit
+        .author()
+        .email()
+        .unwrap_or_default()
+        .to_string();
     let by_bot = author_email.eq_ignore_ascii_case(&defs.settings.bot.email)
-        || commit.author().email().unwrap_or_default().eq_ignore_ascii_case(&defs.settings.bot.email);
+        || commit
+            .author()
+            .email()
+            .unwrap_or_default()
+            .eq_ignore_ascii_case(&defs.settings.bot.email);
     Ok(Evidence {
         commit: commit.id().to_string(),
         author_email,
         author_login: None,
-        approvals: approved_by(commit.message().unwrap_or_default()).into_iter().map(Identity::Email).collect(),
+        approvals: approved_by(commit.message().unwrap_or_default())
+            .into_iter()
+            .map(Identity::Email)
+            .collect(),
         by_bot,
         unavailable: None,
     })
@@ -287,7 +318,11 @@ pub fn approved_by(message: &str) -> Vec<String> {
 
 /// On the merged side of a merge commit, the newest commit whose tree has
 /// `path` as it is in the merge and whose first parent does not.
-fn side_author_commit<'r>(repo: &'r Repository, merge: &Commit<'r>, path: Option<&str>) -> anyhow::Result<Option<Commit<'r>>> {
+fn side_author_commit<'r>(
+    repo: &'r Repository,
+    merge: &Commit<'r>,
+    path: Option<&str>,
+) -> anyhow::Result<Option<Commit<'r>>> {
     let mut walk = repo.revwalk()?;
     for p in merge.parent_ids().skip(1) {
         walk.push(p)?;

@@ -12,7 +12,12 @@ use git2::{ObjectType, Oid, Repository, Tree};
 use crate::config::{self, SourceFile, parse::FileKind};
 
 pub fn open(dir: &Path) -> anyhow::Result<Repository> {
-    Repository::open(dir).with_context(|| format!("{} is not a git repository (the access repo must be one)", dir.display()))
+    Repository::open(dir).with_context(|| {
+        format!(
+            "{} is not a git repository (the access repo must be one)",
+            dir.display()
+        )
+    })
 }
 
 /// The branch named by `settings.branch` in the checked-out commit's `jit.hcl`
@@ -27,17 +32,28 @@ pub fn branch_head(repo: &Repository) -> anyhow::Result<(String, Oid)> {
     }
     let reference = repo
         .find_branch(&branch, git2::BranchType::Local)
-        .map_err(|_| anyhow!("branch `{branch}` (settings.branch) does not exist in this repository"))?;
-    let oid = reference.get().target().ok_or_else(|| anyhow!("branch `{branch}` has no commit"))?;
+        .map_err(|_| {
+            anyhow!("branch `{branch}` (settings.branch) does not exist in this repository")
+        })?;
+    let oid = reference
+        .get()
+        .target()
+        .ok_or_else(|| anyhow!("branch `{branch}` has no commit"))?;
     Ok((branch, oid))
 }
 
 /// The `*.hcl` files of a tree whose path passes `keep`, as source files.
-pub fn read_files(repo: &Repository, tree: &Tree, keep: impl Fn(&str) -> bool) -> anyhow::Result<Vec<SourceFile>> {
+pub fn read_files(
+    repo: &Repository,
+    tree: &Tree,
+    keep: impl Fn(&str) -> bool,
+) -> anyhow::Result<Vec<SourceFile>> {
     let mut out = Vec::new();
     let mut failure = None;
     tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-        let Ok(name) = entry.name() else { return git2::TreeWalkResult::Ok };
+        let Ok(name) = entry.name() else {
+            return git2::TreeWalkResult::Ok;
+        };
         let path = format!("{dir}{name}");
         if entry.kind() == Some(ObjectType::Tree) {
             return if dir.is_empty() && (name == "archive" || name.starts_with('.')) {
@@ -48,7 +64,10 @@ pub fn read_files(repo: &Repository, tree: &Tree, keep: impl Fn(&str) -> bool) -
         }
         if name.ends_with(".hcl") && keep(&path) {
             match repo.find_blob(entry.id()) {
-                Ok(blob) => out.push(SourceFile { path, text: String::from_utf8_lossy(blob.content()).into_owned() }),
+                Ok(blob) => out.push(SourceFile {
+                    path,
+                    text: String::from_utf8_lossy(blob.content()).into_owned(),
+                }),
                 Err(e) => failure = Some(e),
             }
         }
@@ -62,7 +81,10 @@ pub fn read_files(repo: &Repository, tree: &Tree, keep: impl Fn(&str) -> bool) -
 
 /// Definitions and requests files: everything but the archive.
 pub fn is_live(path: &str) -> bool {
-    matches!(config::parse::file_kind(path), FileKind::Definitions | FileKind::Request)
+    matches!(
+        config::parse::file_kind(path),
+        FileKind::Definitions | FileKind::Request
+    )
 }
 
 pub fn is_definitions(path: &str) -> bool {

@@ -22,13 +22,23 @@ pub struct AwsCloud {
 
 impl AwsCloud {
     pub fn new() -> anyhow::Result<AwsCloud> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let base = runtime.block_on(
             aws_config::defaults(BehaviorVersion::latest())
-                .region(aws_config::meta::region::RegionProviderChain::default_provider().or_else(Region::new("us-east-1")))
+                .region(
+                    aws_config::meta::region::RegionProviderChain::default_provider()
+                        .or_else(Region::new("us-east-1")),
+                )
                 .load(),
         );
-        Ok(AwsCloud { runtime, base, clients: BTreeMap::new(), calls: 0 })
+        Ok(AwsCloud {
+            runtime,
+            base,
+            clients: BTreeMap::new(),
+            calls: 0,
+        })
     }
 
     fn client(&mut self, account: &Account) -> Client {
@@ -44,7 +54,9 @@ impl AwsCloud {
                         .configure(&self.base)
                         .build(),
                 );
-                let conf = aws_sdk_iam::config::Builder::from(&self.base).credentials_provider(provider).build();
+                let conf = aws_sdk_iam::config::Builder::from(&self.base)
+                    .credentials_provider(provider)
+                    .build();
                 Client::from_conf(conf)
             }
         };
@@ -72,7 +84,9 @@ fn managed_arn(account_id: &str, policy: &str) -> String {
     format!("arn:aws:iam::{account_id}:policy{MANAGED_PATH}{policy}")
 }
 
-fn sdk_error<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_iam::error::SdkError<E>) -> anyhow::Error {
+fn sdk_error<E: std::error::Error + Send + Sync + 'static>(
+    e: aws_sdk_iam::error::SdkError<E>,
+) -> anyhow::Error {
     let text = aws_sdk_iam::error::DisplayErrorContext(&e).to_string();
     anyhow::Error::new(e).context(text)
 }
@@ -80,7 +94,10 @@ fn sdk_error<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_iam::error
 impl Cloud for AwsCloud {
     fn read(&mut self, account: &Account) -> anyhow::Result<AccountState> {
         let client = self.client(account);
-        let mut state = AccountState { account_id: account.id.clone(), ..Default::default() };
+        let mut state = AccountState {
+            account_id: account.id.clone(),
+            ..Default::default()
+        };
         let mut documents: BTreeMap<String, serde_json::Value> = BTreeMap::new();
         let mut attached: Vec<(String, String)> = Vec::new();
         let mut unattached = Vec::new();
@@ -98,7 +115,9 @@ impl Cloud for AwsCloud {
                         .send(),
                 )
                 .map_err(sdk_error)
-                .with_context(|| format!("reading IAM of account {} ({})", account.name, account.id))?;
+                .with_context(|| {
+                    format!("reading IAM of account {} ({})", account.name, account.id)
+                })?;
             self.calls += 1;
             state.calls += 1;
             let inline = |list: &[aws_sdk_iam::types::PolicyDetail]| -> anyhow::Result<Vec<(String, String)>> {
@@ -112,10 +131,18 @@ impl Cloud for AwsCloud {
                 state.principals.insert(key.clone());
                 for (policy, raw) in inline(u.user_policy_list())? {
                     if policy.starts_with(PREFIX) {
-                        let document = decode_document(&raw).with_context(|| format!("decoding {policy} on user/{name}"))?;
-                        state.owned.push(Owned { target: Target::UserPolicy { user: name.clone(), policy }, document });
+                        let document = decode_document(&raw)
+                            .with_context(|| format!("decoding {policy} on user/{name}"))?;
+                        state.owned.push(Owned {
+                            target: Target::UserPolicy {
+                                user: name.clone(),
+                                policy,
+                            },
+                            document,
+                        });
                     } else {
-                        *state.foreign_inline_size.entry(key.clone()).or_default() += iam_size(&decode_document(&raw).map(|d| d.to_string()).unwrap_or(raw));
+                        *state.foreign_inline_size.entry(key.clone()).or_default() +=
+                            iam_size(&decode_document(&raw).map(|d| d.to_string()).unwrap_or(raw));
                     }
                 }
                 for a in u.attached_managed_policies() {
@@ -133,10 +160,18 @@ impl Cloud for AwsCloud {
                 state.principals.insert(key.clone());
                 for (policy, raw) in inline(r.role_policy_list())? {
                     if policy.starts_with(PREFIX) {
-                        let document = decode_document(&raw).with_context(|| format!("decoding {policy} on role/{name}"))?;
-                        state.owned.push(Owned { target: Target::RolePolicy { role: name.clone(), policy }, document });
+                        let document = decode_document(&raw)
+                            .with_context(|| format!("decoding {policy} on role/{name}"))?;
+                        state.owned.push(Owned {
+                            target: Target::RolePolicy {
+                                role: name.clone(),
+                                policy,
+                            },
+                            document,
+                        });
                     } else {
-                        *state.foreign_inline_size.entry(key.clone()).or_default() += iam_size(&decode_document(&raw).map(|d| d.to_string()).unwrap_or(raw));
+                        *state.foreign_inline_size.entry(key.clone()).or_default() +=
+                            iam_size(&decode_document(&raw).map(|d| d.to_string()).unwrap_or(raw));
                     }
                 }
                 for a in r.attached_managed_policies() {
@@ -153,9 +188,15 @@ impl Cloud for AwsCloud {
                 if !is_owned_managed(&arn) {
                     continue;
                 }
-                let default = p.policy_version_list().iter().find(|v| v.is_default_version());
+                let default = p
+                    .policy_version_list()
+                    .iter()
+                    .find(|v| v.is_default_version());
                 if let Some(doc) = default.and_then(|v| v.document()) {
-                    documents.insert(arn.clone(), decode_document(doc).with_context(|| format!("decoding {arn}"))?);
+                    documents.insert(
+                        arn.clone(),
+                        decode_document(doc).with_context(|| format!("decoding {arn}"))?,
+                    );
                 }
                 if p.attachment_count().unwrap_or(0) == 0 {
                     unattached.push(arn);
@@ -166,10 +207,19 @@ impl Cloud for AwsCloud {
                 break;
             }
         }
-        for (arn, principal) in attached.into_iter().chain(unattached.into_iter().map(|a| (a, String::new()))) {
+        for (arn, principal) in attached
+            .into_iter()
+            .chain(unattached.into_iter().map(|a| (a, String::new())))
+        {
             let (_, policy) = policy_path_and_name(&arn);
-            let document = documents.get(&arn).cloned().unwrap_or(serde_json::Value::Null);
-            state.owned.push(Owned { target: Target::ManagedPolicy { policy, principal }, document });
+            let document = documents
+                .get(&arn)
+                .cloned()
+                .unwrap_or(serde_json::Value::Null);
+            state.owned.push(Owned {
+                target: Target::ManagedPolicy { policy, principal },
+                document,
+            });
         }
         state.owned.sort_by(|a, b| a.target.cmp(&b.target));
         Ok(state)
@@ -181,48 +231,105 @@ impl Cloud for AwsCloud {
         let what = || format!("writing {target} in account {}", account.id);
         match target {
             Target::UserPolicy { user, policy } => {
-                rt.block_on(client.put_user_policy().user_name(user).policy_name(policy).policy_document(document).send())
-                    .map_err(sdk_error)
-                    .with_context(what)?;
+                rt.block_on(
+                    client
+                        .put_user_policy()
+                        .user_name(user)
+                        .policy_name(policy)
+                        .policy_document(document)
+                        .send(),
+                )
+                .map_err(sdk_error)
+                .with_context(what)?;
                 self.calls += 1;
             }
             Target::RolePolicy { role, policy } => {
-                rt.block_on(client.put_role_policy().role_name(role).policy_name(policy).policy_document(document).send())
-                    .map_err(sdk_error)
-                    .with_context(what)?;
+                rt.block_on(
+                    client
+                        .put_role_policy()
+                        .role_name(role)
+                        .policy_name(policy)
+                        .policy_document(document)
+                        .send(),
+                )
+                .map_err(sdk_error)
+                .with_context(what)?;
                 self.calls += 1;
             }
             Target::ManagedPolicy { policy, principal } => {
                 let arn = managed_arn(&account.id, policy);
-                let created = rt.block_on(client.create_policy().policy_name(policy).path(MANAGED_PATH).policy_document(document).send());
+                let created = rt.block_on(
+                    client
+                        .create_policy()
+                        .policy_name(policy)
+                        .path(MANAGED_PATH)
+                        .policy_document(document)
+                        .send(),
+                );
                 self.calls += 1;
                 if let Err(e) = created {
-                    let exists = e.as_service_error().is_some_and(|s| s.is_entity_already_exists_exception());
+                    let exists = e
+                        .as_service_error()
+                        .is_some_and(|s| s.is_entity_already_exists_exception());
                     if !exists {
                         return Err(sdk_error(e)).with_context(what);
                     }
                     // Replace the document: make room (IAM keeps at most 5 versions), add the new default.
-                    let versions = rt.block_on(client.list_policy_versions().policy_arn(&arn).send()).map_err(sdk_error).with_context(what)?;
+                    let versions = rt
+                        .block_on(client.list_policy_versions().policy_arn(&arn).send())
+                        .map_err(sdk_error)
+                        .with_context(what)?;
                     self.calls += 1;
                     for v in versions.versions() {
                         if !v.is_default_version()
                             && let Some(id) = v.version_id()
                         {
-                            rt.block_on(client.delete_policy_version().policy_arn(&arn).version_id(id).send()).map_err(sdk_error).with_context(what)?;
+                            rt.block_on(
+                                client
+                                    .delete_policy_version()
+                                    .policy_arn(&arn)
+                                    .version_id(id)
+                                    .send(),
+                            )
+                            .map_err(sdk_error)
+                            .with_context(what)?;
                             self.calls += 1;
                         }
                     }
-                    rt.block_on(client.create_policy_version().policy_arn(&arn).policy_document(document).set_as_default(true).send())
-                        .map_err(sdk_error)
-                        .with_context(what)?;
+                    rt.block_on(
+                        client
+                            .create_policy_version()
+                            .policy_arn(&arn)
+                            .policy_document(document)
+                            .set_as_default(true)
+                            .send(),
+                    )
+                    .map_err(sdk_error)
+                    .with_context(what)?;
                     self.calls += 1;
                 }
                 match principal.split_once('/') {
                     Some(("user", name)) => {
-                        rt.block_on(client.attach_user_policy().user_name(name).policy_arn(&arn).send()).map_err(sdk_error).with_context(what)?;
+                        rt.block_on(
+                            client
+                                .attach_user_policy()
+                                .user_name(name)
+                                .policy_arn(&arn)
+                                .send(),
+                        )
+                        .map_err(sdk_error)
+                        .with_context(what)?;
                     }
                     Some(("role", name)) => {
-                        rt.block_on(client.attach_role_policy().role_name(name).policy_arn(&arn).send()).map_err(sdk_error).with_context(what)?;
+                        rt.block_on(
+                            client
+                                .attach_role_policy()
+                                .role_name(name)
+                                .policy_arn(&arn)
+                                .send(),
+                        )
+                        .map_err(sdk_error)
+                        .with_context(what)?;
                     }
                     _ => anyhow::bail!("{target}: no principal to attach to"),
                 }
@@ -238,20 +345,40 @@ impl Cloud for AwsCloud {
         let what = || format!("removing {target} in account {}", account.id);
         match target {
             Target::UserPolicy { user, policy } => {
-                let r = rt.block_on(client.delete_user_policy().user_name(user).policy_name(policy).send());
+                let r = rt.block_on(
+                    client
+                        .delete_user_policy()
+                        .user_name(user)
+                        .policy_name(policy)
+                        .send(),
+                );
                 self.calls += 1;
                 match r {
-                    Err(e) if !(e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception())) => {
+                    Err(e)
+                        if !(e
+                            .as_service_error()
+                            .is_some_and(|s| s.is_no_such_entity_exception())) =>
+                    {
                         return Err(sdk_error(e)).with_context(what);
                     }
                     _ => {}
                 }
             }
             Target::RolePolicy { role, policy } => {
-                let r = rt.block_on(client.delete_role_policy().role_name(role).policy_name(policy).send());
+                let r = rt.block_on(
+                    client
+                        .delete_role_policy()
+                        .role_name(role)
+                        .policy_name(policy)
+                        .send(),
+                );
                 self.calls += 1;
                 match r {
-                    Err(e) if !(e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception())) => {
+                    Err(e)
+                        if !(e
+                            .as_service_error()
+                            .is_some_and(|s| s.is_no_such_entity_exception())) =>
+                    {
                         return Err(sdk_error(e)).with_context(what);
                     }
                     _ => {}
@@ -259,36 +386,67 @@ impl Cloud for AwsCloud {
             }
             Target::ManagedPolicy { policy, .. } => {
                 let arn = managed_arn(&account.id, policy);
-                let entities = rt.block_on(client.list_entities_for_policy().policy_arn(&arn).send());
+                let entities =
+                    rt.block_on(client.list_entities_for_policy().policy_arn(&arn).send());
                 self.calls += 1;
                 let entities = match entities {
                     Ok(e) => e,
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => return Ok(()),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_no_such_entity_exception()) =>
+                    {
+                        return Ok(());
+                    }
                     Err(e) => return Err(sdk_error(e)).with_context(what),
                 };
                 for u in entities.policy_users() {
-                    rt.block_on(client.detach_user_policy().user_name(u.user_name().unwrap_or_default()).policy_arn(&arn).send())
-                        .map_err(sdk_error)
-                        .with_context(what)?;
+                    rt.block_on(
+                        client
+                            .detach_user_policy()
+                            .user_name(u.user_name().unwrap_or_default())
+                            .policy_arn(&arn)
+                            .send(),
+                    )
+                    .map_err(sdk_error)
+                    .with_context(what)?;
                     self.calls += 1;
                 }
                 for r in entities.policy_roles() {
-                    rt.block_on(client.detach_role_policy().role_name(r.role_name().unwrap_or_default()).policy_arn(&arn).send())
-                        .map_err(sdk_error)
-                        .with_context(what)?;
+                    rt.block_on(
+                        client
+                            .detach_role_policy()
+                            .role_name(r.role_name().unwrap_or_default())
+                            .policy_arn(&arn)
+                            .send(),
+                    )
+                    .map_err(sdk_error)
+                    .with_context(what)?;
                     self.calls += 1;
                 }
-                let versions = rt.block_on(client.list_policy_versions().policy_arn(&arn).send()).map_err(sdk_error).with_context(what)?;
+                let versions = rt
+                    .block_on(client.list_policy_versions().policy_arn(&arn).send())
+                    .map_err(sdk_error)
+                    .with_context(what)?;
                 self.calls += 1;
                 for v in versions.versions() {
                     if !v.is_default_version()
                         && let Some(id) = v.version_id()
                     {
-                        rt.block_on(client.delete_policy_version().policy_arn(&arn).version_id(id).send()).map_err(sdk_error).with_context(what)?;
+                        rt.block_on(
+                            client
+                                .delete_policy_version()
+                                .policy_arn(&arn)
+                                .version_id(id)
+                                .send(),
+                        )
+                        .map_err(sdk_error)
+                        .with_context(what)?;
                         self.calls += 1;
                     }
                 }
-                rt.block_on(client.delete_policy().policy_arn(&arn).send()).map_err(sdk_error).with_context(what)?;
+                rt.block_on(client.delete_policy().policy_arn(&arn).send())
+                    .map_err(sdk_error)
+                    .with_context(what)?;
                 self.calls += 1;
             }
         }
@@ -310,7 +468,9 @@ mod tests {
             policy_path_and_name("arn:aws:iam::123456789012:policy/jit/jit-a"),
             ("/jit/".to_string(), "jit-a".to_string())
         );
-        assert!(is_owned_managed("arn:aws:iam::123456789012:policy/jit/jit-a"));
+        assert!(is_owned_managed(
+            "arn:aws:iam::123456789012:policy/jit/jit-a"
+        ));
         assert!(!is_owned_managed("arn:aws:iam::123456789012:policy/jit-a"));
         assert!(!is_owned_managed("arn:aws:iam::aws:policy/ReadOnlyAccess"));
     }

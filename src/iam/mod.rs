@@ -36,8 +36,14 @@ impl Target {
     pub fn inline(kind: PrincipalKind, principal: &str, request: &str) -> Target {
         let policy = format!("{PREFIX}{request}");
         match kind {
-            PrincipalKind::User => Target::UserPolicy { user: principal.into(), policy },
-            PrincipalKind::Role => Target::RolePolicy { role: principal.into(), policy },
+            PrincipalKind::User => Target::UserPolicy {
+                user: principal.into(),
+                policy,
+            },
+            PrincipalKind::Role => Target::RolePolicy {
+                role: principal.into(),
+                policy,
+            },
         }
     }
 
@@ -46,12 +52,17 @@ impl Target {
             PrincipalKind::User => "user",
             PrincipalKind::Role => "role",
         };
-        Target::ManagedPolicy { policy: format!("{PREFIX}{request}"), principal: format!("{prefix}/{principal}") }
+        Target::ManagedPolicy {
+            policy: format!("{PREFIX}{request}"),
+            principal: format!("{prefix}/{principal}"),
+        }
     }
 
     pub fn policy_name(&self) -> &str {
         match self {
-            Target::UserPolicy { policy, .. } | Target::RolePolicy { policy, .. } | Target::ManagedPolicy { policy, .. } => policy,
+            Target::UserPolicy { policy, .. }
+            | Target::RolePolicy { policy, .. }
+            | Target::ManagedPolicy { policy, .. } => policy,
         }
     }
 
@@ -64,12 +75,18 @@ impl Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::UserPolicy { user, policy } => write!(f, "inline policy {policy} on user/{user}"),
-            Target::RolePolicy { role, policy } => write!(f, "inline policy {policy} on role/{role}"),
+            Target::UserPolicy { user, policy } => {
+                write!(f, "inline policy {policy} on user/{user}")
+            }
+            Target::RolePolicy { role, policy } => {
+                write!(f, "inline policy {policy} on role/{role}")
+            }
             Target::ManagedPolicy { policy, principal } if principal.is_empty() => {
                 write!(f, "managed policy {MANAGED_PATH}{policy} (unattached)")
             }
-            Target::ManagedPolicy { policy, principal } => write!(f, "managed policy {MANAGED_PATH}{policy} on {principal}"),
+            Target::ManagedPolicy { policy, principal } => {
+                write!(f, "managed policy {MANAGED_PATH}{policy} on {principal}")
+            }
         }
     }
 }
@@ -118,7 +135,9 @@ pub fn decode_document(raw: &str) -> anyhow::Result<Value> {
     let text = if raw.trim_start().starts_with('{') {
         raw.to_string()
     } else {
-        percent_encoding::percent_decode_str(raw).decode_utf8()?.into_owned()
+        percent_encoding::percent_decode_str(raw)
+            .decode_utf8()?
+            .into_owned()
     };
     Ok(serde_json::from_str(&text)?)
 }
@@ -131,7 +150,10 @@ mod tests {
     fn decodes_url_encoded_and_plain_documents() {
         let plain = r#"{"Version":"2012-10-17","Statement":[]}"#;
         let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
-        assert_eq!(decode_document(plain).unwrap(), decode_document(encoded).unwrap());
+        assert_eq!(
+            decode_document(plain).unwrap(),
+            decode_document(encoded).unwrap()
+        );
         // A plain document containing a percent sequence is left alone.
         let literal = r#"{"Sid":"%41"}"#;
         assert_eq!(decode_document(literal).unwrap()["Sid"], "%41");

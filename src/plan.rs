@@ -1,0 +1,524 @@
+//! Desired grants (from the access repo at `now`) against IAM as it is ->
+//! a Plan: plain, serializable data that renderers and apply share. Pure.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::approval::Verdict;
+use crate::config::validate::{self, parse_principal_arn};
+use crate::config::{Contract, Definitions, Mode};
+use crate::diag::Subject;
+use crate::git::history::{RequestRecord, Snapshot};
+use crate::iam::{AccountState, Target};
+use crate::policy;
+
+pub const FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    Grant,
+    Update,
+    Revoke,
+    Archive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Expired,
+    Revoked,
+}
+
+/// One IAM write: put `document` (or delete when `None`) at `target`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IamChange {
+    pub target: Target,
+    pub document: Option<String>,
+    /// The object's document when planned (null: absent), to refuse stale plans.
+    pub observed: Option<Value>,
+}
+
+/// Moving an ended request to the archive, with what its trailers record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveMove {
+    pub from: String,
+    pub to: String,
+    pub contract: String,
+    pub requester: String,
+    pub approved_by: Vec<String>,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub action: ActionKind,
+    pub request: String,
+    pub principal: String,
+    pub account: String,
+    pub target: String,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam: Option<IamChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveMove>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub request: String,
+    pub state: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub grant: usize,
+    pub update: usize,
+    pub revoke: usize,
+    pub archive: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub iam_calls: usize,
+    pub elapsed_ms: u128,
+    pub commits: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub branch: String,
+    pub commit: String,
+    pub now: DateTime<Utc>,
+    pub actions: Vec<Action>,
+    pub pending: Vec<Pending>,
+    /// Problems that make the run fail (invalid requests, quotas); everything
+    /// else still proceeds.
+    pub errors: Vec<String>,
+    /// Definition changes at head that are not in force (not approved).
+    pub unapproved: Vec<String>,
+    pub summary: Summary,
+    pub stats: Stats,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+}
+
+/// A grant that should exist now.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub request: String,
+    pub principal: String,
+    pub account: String,
+    pub target: Target,
+    pub document: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub role: String,
+}
+
+/// The request's window: start = max(approved_at, not_before), end = start + duration.
+pub fn window(
+    defs: &Definitions,
+    record: &RequestRecord,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let duration = defs.duration_of(&record.request)?;
+    let start = record
+        .request
+        .not_before
+        .map_or(record.approved_at, |nb| nb.max(record.approved_at));
+    Some((start, start + duration.to_delta()))
+}
+
+/// Why a request cannot be granted, if it cannot: its own errors, or errors in
+/// its contract or role (judged in the definitions in force).
+pub fn invalid_reason(
+    snapshot: &Snapshot,
+    defs_diags: &[crate::diag::Diagnostic],
+    record: &RequestRecord,
+) -> Option<String> {
+    let req = &record.request;
+    let own: Vec<String> = snapshot
+        .diags
+        .iter()
+        .filter(|d| d.is_error() && d.subject == Subject::Request(req.name.clone()))
+        .chain(validate::validate_request(&snapshot.effective, req).iter())
+        .map(|d| d.to_string())
+        .collect();
+    if let Some(first) = own.first() {
+        return Some(first.clone());
+    }
+    let contract = snapshot.effective.contracts.get(&req.contract)?;
+    let broken = defs_diags.iter().find(|d| {
+        d.is_error()
+            && (d.subject == Subject::Contract(contract.name.clone())
+                || d.subject == Subject::Role(contract.role.clone()))
+    });
+    if let Some(d) = broken {
+        return Some(format!("contract `{}` has an error: {d}", contract.name));
+    }
+    if contract.mode == Mode::AssumeRole {
+        return Some(format!(
+            "contract `{}` uses mode \"assume_role\", which this version of jit does not support yet; use \"inline_policy\" or \"managed_policy\"",
+            contract.name
+        ));
+    }
+    None
+}
+
+/// The IAM target and document for an approved request in its window.
+fn grant_for(
+    defs: &Definitions,
+    contract: &Contract,
+    record: &RequestRecord,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Grant, String> {
+    let req = &record.request;
+    let user = defs
+        .users
+        .get(&req.requester)
+        .ok_or_else(|| format!("unknown user `{}`", req.requester))?;
+    let principal = parse_principal_arn(&user.aws)
+        .ok_or_else(|| format!("user `{}` has no valid aws ARN", user.name))?;
+    let role = defs
+        .roles
+        .get(&contract.role)
+        .ok_or_else(|| format!("unknown role `{}`", contract.role))?;
+    let resources = if req.resources.is_empty() {
+        &contract.resources
+    } else {
+        &req.resources
+    };
+    let document = policy::minify(&policy::grant_document(
+        role,
+        resources,
+        start,
+        end,
+        contract.require_mfa,
+    ));
+    let target = match contract.mode {
+        Mode::ManagedPolicy => Target::managed(principal.kind, &principal.name, &req.name),
+        _ => Target::inline(principal.kind, &principal.name, &req.name),
+    };
+    Ok(Grant {
+        request: req.name.clone(),
+        principal: user.aws.clone(),
+        account: principal.account,
+        target,
+        document,
+        start,
+        end,
+        role: role.name.clone(),
+    })
+}
+
+fn principal_key(target: &Target) -> String {
+    match target {
+        Target::UserPolicy { user, .. } => format!("user/{user}"),
+        Target::RolePolicy { role, .. } => format!("role/{role}"),
+        Target::ManagedPolicy { principal, .. } => principal.clone(),
+    }
+}
+
+/// Plans: what to grant, update, revoke and archive at `now`.
+pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: DateTime<Utc>) -> Plan {
+    let defs = &snapshot.effective;
+    let defs_diags = validate::validate_definitions(defs);
+    let mut actions = Vec::new();
+    let mut pending = Vec::new();
+    let mut errors: Vec<String> = snapshot
+        .diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    let mut desired: Vec<Grant> = Vec::new();
+    // Why a request in requests/ has no grant now, for revoke details.
+    let mut not_active: BTreeMap<String, String> = BTreeMap::new();
+
+    for record in &snapshot.requests {
+        let req = &record.request;
+        if let Some(reason) = invalid_reason(snapshot, &defs_diags, record) {
+            pending.push(Pending {
+                request: req.name.clone(),
+                state: "invalid".into(),
+                detail: reason.clone(),
+            });
+            not_active.insert(req.name.clone(), "request is invalid".into());
+            continue;
+        }
+        if let Verdict::Pending { reason } = &record.verdict {
+            pending.push(Pending {
+                request: req.name.clone(),
+                state: "awaiting_approval".into(),
+                detail: reason.clone(),
+            });
+            not_active.insert(
+                req.name.clone(),
+                format!("request is not approved: {reason}"),
+            );
+            continue;
+        }
+        let contract = &defs.contracts[&req.contract];
+        let Some((start, end)) = window(defs, record) else {
+            continue;
+        };
+        if now < start {
+            pending.push(Pending {
+                request: req.name.clone(),
+                state: "not_started".into(),
+                detail: format!("starts {}", policy::iam_time(start)),
+            });
+            not_active.insert(
+                req.name.clone(),
+                format!("not started (starts {})", policy::iam_time(start)),
+            );
+            continue;
+        }
+        match grant_for(defs, contract, record, start, end) {
+            Err(e) => errors.push(format!("{}: {e}", req.name)),
+            Ok(grant) if now >= end => {
+                not_active.insert(
+                    req.name.clone(),
+                    format!("expired {}", policy::iam_time(end)),
+                );
+                actions.push(Action {
+                    action: ActionKind::Archive,
+                    request: req.name.clone(),
+                    principal: grant.principal.clone(),
+                    account: grant.account.clone(),
+                    target: format!(
+                        "requests/{}.hcl -> {}",
+                        req.name,
+                        archive_path(&req.name, end)
+                    ),
+                    start: Some(start),
+                    end: Some(end),
+                    detail: format!("expired {}", policy::iam_time(end)),
+                    iam: None,
+                    archive: Some(ArchiveMove {
+                        from: format!("requests/{}.hcl", req.name),
+                        to: archive_path(&req.name, end),
+                        contract: contract.name.clone(),
+                        requester: req.requester.clone(),
+                        approved_by: record.approver_emails.clone(),
+                        outcome: Outcome::Expired,
+                        reason: None,
+                    }),
+                });
+            }
+            Ok(grant) => desired.push(grant),
+        }
+    }
+
+    // Grants whose principal is missing, or that would break a quota, are
+    // errors and are left out whole: never half-applied.
+    let quotas = &defs.settings.quotas;
+    let mut blocked: BTreeSet<String> = BTreeSet::new();
+    let mut inline_totals: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut managed_counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for g in &desired {
+        let Some(state) = iam.get(&g.account) else {
+            errors.push(format!("{}: account {} was not read", g.request, g.account));
+            blocked.insert(g.request.clone());
+            continue;
+        };
+        let key = principal_key(&g.target);
+        if !state.principals.contains(&key) {
+            errors.push(format!("{}: {key} does not exist in account {}; create the IAM principal or fix the user's aws ARN", g.request, g.account));
+            blocked.insert(g.request.clone());
+            continue;
+        }
+        let size = policy::iam_size(&g.document);
+        match &g.target {
+            Target::ManagedPolicy { .. } => {
+                if size > quotas.managed_policy {
+                    errors.push(format!(
+                        "{}: managed policy would be {size} characters, over IAM's quota of {} (settings.quotas.managed_policy); narrow the role",
+                        g.request, quotas.managed_policy
+                    ));
+                    blocked.insert(g.request.clone());
+                }
+                *managed_counts
+                    .entry((g.account.clone(), key.clone()))
+                    .or_insert(state.foreign_managed_count.get(&key).copied().unwrap_or(0)) += 1;
+            }
+            _ => {
+                *inline_totals
+                    .entry((g.account.clone(), key.clone()))
+                    .or_insert(state.foreign_inline_size.get(&key).copied().unwrap_or(0)) += size;
+            }
+        }
+    }
+    for g in &desired {
+        let key = (g.account.clone(), principal_key(&g.target));
+        let is_new_or_changed = iam
+            .get(&g.account)
+            .and_then(|s| s.find(&g.target))
+            .is_none_or(|o| {
+                policy::drift(
+                    &o.document,
+                    &serde_json::from_str(&g.document).unwrap_or_default(),
+                )
+                .is_some()
+            });
+        if !is_new_or_changed {
+            continue;
+        }
+        match &g.target {
+            Target::ManagedPolicy { .. } => {
+                let count = managed_counts.get(&key).copied().unwrap_or(0);
+                if count > quotas.managed_per_principal {
+                    errors.push(format!(
+                        "{}: {} would have {count} managed policies attached, over IAM's quota of {} (settings.quotas.managed_per_principal)",
+                        g.request, key.1, quotas.managed_per_principal
+                    ));
+                    blocked.insert(g.request.clone());
+                }
+            }
+            Target::UserPolicy { .. } | Target::RolePolicy { .. } => {
+                let (limit, setting) = match &g.target {
+                    Target::UserPolicy { .. } => (quotas.user_inline, "user_inline"),
+                    _ => (quotas.role_inline, "role_inline"),
+                };
+                let total = inline_totals.get(&key).copied().unwrap_or(0);
+                if total > limit {
+                    errors.push(format!(
+                        "{}: inline policies of {} would total {total} characters, over IAM's quota of {limit}; use mode = \"managed_policy\" in its contract, or raise settings.quotas.{setting}",
+                        g.request, key.1
+                    ));
+                    blocked.insert(g.request.clone());
+                }
+            }
+        }
+    }
+
+    // Desired vs. actual.
+    let wanted: BTreeSet<(String, Target)> = desired
+        .iter()
+        .map(|g| (g.account.clone(), g.target.clone()))
+        .collect();
+    for g in &desired {
+        let state = iam.get(&g.account);
+        let existing = state.and_then(|s| s.find(&g.target));
+        let doc: Value = serde_json::from_str(&g.document).unwrap_or_default();
+        let (kind, detail) = match existing {
+            None => (
+                ActionKind::Grant,
+                format!("{}  until {}", g.role, policy::iam_time(g.end)),
+            ),
+            Some(o) => match policy::drift(&o.document, &doc) {
+                None => continue,
+                Some(what) => (
+                    ActionKind::Update,
+                    format!("drift in {} ({what})", g.target.policy_name()),
+                ),
+            },
+        };
+        if blocked.contains(&g.request) {
+            continue;
+        }
+        actions.push(Action {
+            action: kind,
+            request: g.request.clone(),
+            principal: g.principal.clone(),
+            account: g.account.clone(),
+            target: g.target.to_string(),
+            start: Some(g.start),
+            end: Some(g.end),
+            detail,
+            iam: Some(IamChange {
+                target: g.target.clone(),
+                document: Some(g.document.clone()),
+                observed: existing.map(|o| o.document.clone()),
+            }),
+            archive: None,
+        });
+    }
+    for (account, state) in iam {
+        for owned in &state.owned {
+            if wanted.contains(&(account.clone(), owned.target.clone())) {
+                continue;
+            }
+            let request = owned.target.request().unwrap_or_default().to_string();
+            let detail = not_active
+                .get(&request)
+                .cloned()
+                .unwrap_or_else(|| "no active request (request file removed or unknown)".into());
+            actions.push(Action {
+                action: ActionKind::Revoke,
+                request,
+                principal: principal_key(&owned.target),
+                account: account.clone(),
+                target: owned.target.to_string(),
+                start: None,
+                end: None,
+                detail,
+                iam: Some(IamChange {
+                    target: owned.target.clone(),
+                    document: None,
+                    observed: Some(owned.document.clone()),
+                }),
+                archive: None,
+            });
+        }
+    }
+    actions
+        .sort_by(|a, b| (a.action, &a.request, &a.target).cmp(&(b.action, &b.request, &b.target)));
+
+    let mut summary = Summary::default();
+    for a in &actions {
+        *match a.action {
+            ActionKind::Grant => &mut summary.grant,
+            ActionKind::Update => &mut summary.update,
+            ActionKind::Revoke => &mut summary.revoke,
+            ActionKind::Archive => &mut summary.archive,
+        } += 1;
+    }
+    let unapproved = snapshot
+        .unapproved
+        .iter()
+        .map(|u| {
+            format!(
+                "{} changed in {} is not in force: {}",
+                u.object,
+                crate::git::short(u.commit),
+                u.reason
+            )
+        })
+        .collect();
+    Plan {
+        format_version: FORMAT_VERSION.into(),
+        branch: snapshot.branch.clone(),
+        commit: snapshot.head.to_string(),
+        now,
+        actions,
+        pending,
+        errors,
+        unapproved,
+        summary,
+        stats: Stats {
+            iam_calls: iam.values().map(|s| s.calls).sum(),
+            elapsed_ms: 0,
+            commits: snapshot.commits_walked,
+        },
+    }
+}
+
+/// `archive/YYYY/MM/<name>.hcl`, by the month the grant ended.
+pub fn archive_path(name: &str, end: DateTime<Utc>) -> String {
+    format!("archive/{}/{name}.hcl", end.format("%Y/%m"))
+}

@@ -1,0 +1,116 @@
+//! What is in force now, from git alone: active grants and pending requests.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::approval::Verdict;
+use crate::config::validate;
+use crate::git::history::Snapshot;
+use crate::plan;
+
+#[derive(Debug, Serialize)]
+pub struct ActiveGrant {
+    pub request: String,
+    pub requester: String,
+    pub principal: String,
+    pub contract: String,
+    pub role: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub time_left: String,
+    pub approved_by: Vec<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PendingRequest {
+    pub request: String,
+    pub state: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusView {
+    pub commit: String,
+    pub now: DateTime<Utc>,
+    pub active: Vec<ActiveGrant>,
+    pub pending: Vec<PendingRequest>,
+}
+
+fn human(d: chrono::TimeDelta) -> String {
+    let m = d.num_minutes().max(0);
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h{m}m"),
+    }
+}
+
+pub fn status(snapshot: &Snapshot, now: DateTime<Utc>) -> StatusView {
+    let defs = &snapshot.effective;
+    let defs_diags = validate::validate_definitions(defs);
+    let mut active = Vec::new();
+    let mut pending = Vec::new();
+    for record in &snapshot.requests {
+        let req = &record.request;
+        let mut wait = |state: &str, detail: String| {
+            pending.push(PendingRequest {
+                request: req.name.clone(),
+                state: state.into(),
+                detail,
+            })
+        };
+        if let Some(reason) = plan::invalid_reason(snapshot, &defs_diags, record) {
+            wait("invalid", reason);
+            continue;
+        }
+        let approvers = match &record.verdict {
+            Verdict::Pending { reason } => {
+                wait("awaiting_approval", reason.clone());
+                continue;
+            }
+            Verdict::Approved { approvers } => approvers.clone(),
+        };
+        let Some((start, end)) = plan::window(defs, record) else {
+            continue;
+        };
+        if now < start {
+            wait(
+                "not_started",
+                format!("starts {}", crate::policy::iam_time(start)),
+            );
+        } else if now >= end {
+            wait(
+                "ended",
+                format!(
+                    "ended {}; the next jit apply revokes and archives it",
+                    crate::policy::iam_time(end)
+                ),
+            );
+        } else {
+            let contract = &defs.contracts[&req.contract];
+            active.push(ActiveGrant {
+                request: req.name.clone(),
+                requester: req.requester.clone(),
+                principal: defs
+                    .users
+                    .get(&req.requester)
+                    .map(|u| u.aws.clone())
+                    .unwrap_or_default(),
+                contract: contract.name.clone(),
+                role: contract.role.clone(),
+                start,
+                end,
+                time_left: human(end - now),
+                approved_by: approvers,
+                reason: req.reason.clone(),
+            });
+        }
+    }
+    StatusView {
+        commit: snapshot.head.to_string(),
+        now,
+        active,
+        pending,
+    }
+}
