@@ -68,15 +68,13 @@ const SET_KEYS: &[&str] = &["Action", "NotAction", "Resource", "NotResource"];
 /// values always sorted lists. Two documents mean the same when these are equal.
 pub fn normalize(doc: &Value) -> Value {
     let mut doc = doc.clone();
-    if let Some(obj) = doc.as_object_mut() {
-        if let Some(st) = obj.get_mut("Statement") {
-            if st.is_object() {
-                *st = Value::Array(vec![st.take()]);
-            }
-            if let Some(list) = st.as_array_mut() {
-                for s in list.iter_mut() {
-                    normalize_statement(s);
-                }
+    if let Some(st) = doc.as_object_mut().and_then(|obj| obj.get_mut("Statement")) {
+        if st.is_object() {
+            *st = Value::Array(vec![st.take()]);
+        }
+        if let Some(list) = st.as_array_mut() {
+            for s in list.iter_mut() {
+                normalize_statement(s);
             }
         }
     }
@@ -144,6 +142,7 @@ pub fn drift(actual: &Value, desired: &Value) -> Option<String> {
     if keys.is_empty() {
         return Some("document differs".into());
     }
+    keys.sort();
     Some(format!("{} differs", keys.join(", ")))
 }
 
