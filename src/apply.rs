@@ -152,3 +152,214 @@ pub fn apply(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Loc;
+    use crate::iam::{AccountState, Target};
+    use crate::plan::{IamChange, Stats, Summary};
+
+    /// A cloud whose writes fail or succeed on demand, recording what it was asked.
+    struct FakeCloud {
+        fail: bool,
+        deleted: Vec<Target>,
+    }
+
+    impl Cloud for FakeCloud {
+        fn read(&mut self, _: &Account) -> anyhow::Result<AccountState> {
+            Ok(AccountState::default())
+        }
+        fn put(&mut self, _: &Account, _: &Target, _: &str) -> anyhow::Result<()> {
+            anyhow::bail!("not used")
+        }
+        fn delete(&mut self, _: &Account, target: &Target) -> anyhow::Result<()> {
+            if self.fail {
+                anyhow::bail!("IAM is down");
+            }
+            self.deleted.push(target.clone());
+            Ok(())
+        }
+        fn calls(&self) -> usize {
+            0
+        }
+    }
+
+    fn repo_with_request() -> (tempfile::TempDir, Repository) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let blob = repo.blob(b"request \"x\" {}\n").unwrap();
+        let mut b = git2::build::TreeUpdateBuilder::new();
+        b.upsert("requests/x.hcl", blob, git2::FileMode::Blob);
+        let empty = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = b
+            .create_updated(&repo, &repo.find_tree(empty).unwrap())
+            .unwrap();
+        let sig = git2::Signature::now("a", "a@x").unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        repo.commit(Some("refs/heads/main"), &sig, &sig, "init", &tree, &[])
+            .unwrap();
+        drop(tree);
+        (dir, repo)
+    }
+
+    fn ended_plan() -> Plan {
+        let target = Target::UserPolicy {
+            user: "alice".into(),
+            policy: "jit-x".into(),
+        };
+        let base = Action {
+            action: ActionKind::Revoke,
+            request: "x".into(),
+            principal: "arn:aws:iam::123456789012:user/alice".into(),
+            account: "123456789012".into(),
+            target: target.to_string(),
+            start: Some("2026-11-23T09:00:00Z".parse().unwrap()),
+            end: Some("2026-11-23T10:00:00Z".parse().unwrap()),
+            detail: "expired".into(),
+            iam: Some(IamChange {
+                target,
+                document: None,
+                observed: None,
+            }),
+            archive: None,
+        };
+        let archive = Action {
+            action: ActionKind::Archive,
+            iam: None,
+            archive: Some(ArchiveMove {
+                from: "requests/x.hcl".into(),
+                to: "archive/2026/11/x.hcl".into(),
+                contract: "c".into(),
+                requester: "alice".into(),
+                approved_by: vec!["bob@acme.example".into()],
+                outcome: Outcome::Expired,
+                reason: None,
+            }),
+            ..base.clone()
+        };
+        Plan {
+            format_version: "1".into(),
+            branch: "main".into(),
+            commit: String::new(),
+            now: "2026-11-23T11:00:00Z".parse().unwrap(),
+            actions: vec![base, archive],
+            pending: vec![],
+            errors: vec![],
+            unapproved: vec![],
+            summary: Summary::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    fn accounts() -> BTreeMap<String, Account> {
+        let meta = crate::config::Meta {
+            loc: Loc::file("jit.hcl"),
+            attrs: Default::default(),
+        };
+        let a = Account {
+            name: "prod".into(),
+            id: "123456789012".into(),
+            role_arn: None,
+            meta,
+        };
+        BTreeMap::from([("prod".to_string(), a)])
+    }
+
+    fn bot() -> Bot {
+        Bot {
+            name: "jit".into(),
+            email: "jit@acme.example".into(),
+        }
+    }
+
+    #[test]
+    fn a_failed_revocation_is_never_archived() {
+        let (_dir, repo) = repo_with_request();
+        let before = repo.refname_to_id("refs/heads/main").unwrap();
+        let mut cloud = FakeCloud {
+            fail: true,
+            deleted: vec![],
+        };
+        let plan = ended_plan();
+        let out = apply(
+            &repo,
+            &plan,
+            &accounts(),
+            &mut cloud,
+            &bot(),
+            plan.now,
+            false,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(out.failed.len(), 1);
+        assert!(out.archived.is_empty());
+        assert_eq!(
+            repo.refname_to_id("refs/heads/main").unwrap(),
+            before,
+            "no archive commit"
+        );
+    }
+
+    #[test]
+    fn a_clean_revocation_is_archived_by_the_bot() {
+        let (_dir, repo) = repo_with_request();
+        let mut cloud = FakeCloud {
+            fail: false,
+            deleted: vec![],
+        };
+        let plan = ended_plan();
+        let out = apply(
+            &repo,
+            &plan,
+            &accounts(),
+            &mut cloud,
+            &bot(),
+            plan.now,
+            false,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(cloud.deleted.len(), 1);
+        assert_eq!(out.archived, ["x"]);
+        let head = repo
+            .find_commit(repo.refname_to_id("refs/heads/main").unwrap())
+            .unwrap();
+        assert_eq!(head.author().email(), Ok("jit@acme.example"));
+        assert_eq!(
+            head.time().seconds(),
+            plan.now.timestamp(),
+            "commit time is --now"
+        );
+        let tree = head.tree().unwrap();
+        assert!(
+            tree.get_path(std::path::Path::new("archive/2026/11/x.hcl"))
+                .is_ok()
+        );
+        assert!(
+            tree.get_path(std::path::Path::new("requests/x.hcl"))
+                .is_err()
+        );
+        assert!(
+            head.message()
+                .unwrap()
+                .contains("Jit-Revoked: 2026-11-23T11:00:00Z")
+        );
+
+        // Applying the same plan again finds nothing left to move: no new commit.
+        let tip = head.id();
+        apply(
+            &repo,
+            &plan,
+            &accounts(),
+            &mut cloud,
+            &bot(),
+            plan.now,
+            false,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(repo.refname_to_id("refs/heads/main").unwrap(), tip);
+    }
+}

@@ -771,3 +771,154 @@ impl<'a, 'd> Reader<'a, 'd> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(files: &[(&str, &str)]) -> (AccessRepo, Vec<Diagnostic>) {
+        let files: Vec<SourceFile> = files
+            .iter()
+            .map(|(p, t)| SourceFile {
+                path: p.to_string(),
+                text: t.to_string(),
+            })
+            .collect();
+        parse_files(&files)
+    }
+
+    #[test]
+    fn reads_a_contract_with_every_attribute_and_its_locations() {
+        let text = r#"
+contract "c" {
+  description      = "d"
+  role             = "r"
+  resources        = ["arn:a", "arn:b"]
+  requesters       = ["team:eng", "user:dave"]
+  approvers        = ["team:dba"]
+  min_approvals    = 2
+  auto_approve     = false
+  max_duration     = "4h"
+  default_duration = "30m"
+  require_mfa      = true
+  require_reason   = true
+  mode             = "managed_policy"
+  role_arn         = "arn:aws:iam::123456789012:role/x"
+  owners           = ["team:security"]
+  breakglass       = true
+}
+"#;
+        let (repo, diags) = parse(&[("contracts/c.hcl", text)]);
+        assert!(diags.is_empty(), "{diags:?}");
+        let c = &repo.defs.contracts["c"];
+        assert_eq!(c.resources, ["arn:a", "arn:b"]);
+        assert_eq!(
+            c.requesters,
+            [Selector::Team("eng".into()), Selector::User("dave".into())]
+        );
+        assert_eq!(c.min_approvals, 2);
+        assert_eq!(c.max_duration.minutes(), 240);
+        assert_eq!(c.default_duration.minutes(), 30);
+        assert!(c.require_mfa && c.require_reason && c.breakglass && !c.auto_approve);
+        assert_eq!(c.mode, Mode::ManagedPolicy);
+        assert_eq!(c.meta.loc.to_string(), "contracts/c.hcl:2:1");
+        assert_eq!(
+            c.meta.at("min_approvals").to_string(),
+            "contracts/c.hcl:8:3"
+        );
+    }
+
+    #[test]
+    fn defaults_apply_when_attributes_are_absent() {
+        let (repo, _) = parse(&[("c.hcl", "contract \"c\" {\n  role = \"r\"\n}\n")]);
+        let c = &repo.defs.contracts["c"];
+        assert_eq!(
+            (c.min_approvals, c.auto_approve, c.mode),
+            (1, false, Mode::InlinePolicy)
+        );
+        assert_eq!(
+            (c.max_duration.minutes(), c.default_duration.minutes()),
+            (60, 60)
+        );
+        assert_eq!(repo.defs.settings.branch, "main");
+        assert_eq!(repo.defs.settings.quotas.user_inline, 2048);
+    }
+
+    #[test]
+    fn escaped_interpolation_is_a_plain_string() {
+        let text = "role \"r\" {\n  statement {\n    actions = [\"ssm:StartSession\"]\n    resources = [\"arn:aws:ssm:*:*:session/$${aws:username}-*\"]\n  }\n}\n";
+        let (repo, diags) = parse(&[("roles/r.hcl", text)]);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(
+            repo.defs.roles["r"].statements[0].resources,
+            ["arn:aws:ssm:*:*:session/${aws:username}-*"]
+        );
+    }
+
+    #[test]
+    fn reports_every_problem_in_one_block() {
+        let text = "user \"a\" {\n  email = 1\n  colour = \"red\"\n}\n";
+        let (_, diags) = parse(&[("people.hcl", text)]);
+        let msgs: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert!(
+            msgs.iter().any(
+                |m| m.starts_with("people.hcl:2:11:") && m.contains("`email` must be a string")
+            ),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("people.hcl:3:3:")
+                    && m.contains("unknown attribute `colour`")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("missing required attribute `aws`")),
+            "{msgs:?}"
+        );
+    }
+
+    #[test]
+    fn a_repeated_attribute_is_reported_at_its_line() {
+        let (_, diags) = parse(&[(
+            "people.hcl",
+            "user \"a\" {\n  email = \"a\"\n  email = \"b\"\n}\n",
+        )]);
+        assert_eq!(diags.len(), 1);
+        assert!(
+            diags[0].to_string().starts_with("people.hcl:3:"),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
+    fn request_problems_are_about_the_request() {
+        let (_, diags) = parse(&[("requests/x.hcl", "request \"x\" {\n  requester = 5\n}\n")]);
+        assert!(
+            diags
+                .iter()
+                .all(|d| d.subject == Subject::Request("x".into())),
+            "{diags:?}"
+        );
+        assert!(!diags.is_empty());
+    }
+
+    #[test]
+    fn archive_and_non_hcl_files_are_ignored() {
+        let (repo, diags) = parse(&[
+            ("archive/2026/11/x.hcl", "not hcl {{{"),
+            ("README.md", "# hi"),
+        ]);
+        assert!(diags.is_empty() && repo.requests.is_empty());
+    }
+
+    #[test]
+    fn names_follow_the_rule() {
+        assert!(is_valid_name("alice-inc-1234"));
+        assert!(is_valid_name("0a"));
+        for bad in ["", "-a", "Alice", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+}
