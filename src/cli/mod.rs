@@ -2,7 +2,11 @@
 //! one module per subcommand, and the one place errors become exit codes.
 
 mod apply;
+mod audit;
+mod fmt;
 mod plan;
+mod request;
+mod revoke;
 mod status;
 mod validate;
 
@@ -38,6 +42,11 @@ enum Command {
     Plan(plan::Args),
     Apply(apply::Args),
     Status(status::Args),
+    Audit(audit::Args),
+    Revoke(revoke::Args),
+    #[command(subcommand)]
+    Request(request::Command),
+    Fmt(fmt::Args),
 }
 
 /// What every command gets: where the repo is, what time it is, how to print.
@@ -104,6 +113,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(&ctx, &ui, args),
         Command::Apply(args) => apply::run(&ctx, &ui, args),
         Command::Status(args) => status::run(&ctx, &ui, args),
+        Command::Audit(args) => audit::run(&ctx, &ui, args),
+        Command::Revoke(args) => revoke::run(&ctx, &ui, args),
+        Command::Request(command) => request::run(&ctx, &ui, command),
+        Command::Fmt(args) => fmt::run(&ctx, &ui, args),
     }
 }
 

@@ -96,7 +96,7 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
 }
 
 /// First-parent commits from the root to `head`, oldest first.
-fn first_parent_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Oid>> {
+pub fn first_parent_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Oid>> {
     let mut walk = repo.revwalk()?;
     walk.push(head)?;
     walk.simplify_first_parent()?;
@@ -105,18 +105,18 @@ fn first_parent_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Oid>> 
         .context("walking the branch's history")
 }
 
-struct DefinitionsWalk {
-    effective: Definitions,
+pub struct DefinitionsWalk {
+    pub effective: Definitions,
     /// For each position in the chain where the effective definitions changed,
     /// the definitions in force from then on.
-    history: Vec<(usize, Definitions)>,
+    pub history: Vec<(usize, Definitions)>,
     /// The latest refused change per object.
-    refused: BTreeMap<Object, (Oid, String)>,
+    pub refused: BTreeMap<Object, (Oid, String)>,
 }
 
 impl DefinitionsWalk {
     /// The definitions in force before the commit at `position`.
-    fn before(&self, position: usize) -> &Definitions {
+    pub fn before(&self, position: usize) -> &Definitions {
         let i = self.history.partition_point(|(p, _)| *p < position);
         &self.history[i.saturating_sub(1)].1
     }
@@ -138,7 +138,7 @@ fn definitions_at(repo: &Repository, tree: &Tree) -> anyhow::Result<Definitions>
 
 /// Replays every definitions change from the root: each stands only if the
 /// definitions in force before it say its approvals suffice.
-fn walk_definitions(repo: &Repository, chain: &[Oid]) -> anyhow::Result<DefinitionsWalk> {
+pub fn walk_definitions(repo: &Repository, chain: &[Oid]) -> anyhow::Result<DefinitionsWalk> {
     let root = repo.find_commit(chain[0])?;
     let root_tree = root.tree()?;
     let mut raw = definitions_at(repo, &root_tree)?;
