@@ -59,6 +59,9 @@ pub fn archive_message(action: &Action, a: &ArchiveMove, now: DateTime<Utc>) -> 
     if let Some(reason) = &a.reason {
         trailer("Jit-Reason", &reason.replace('\n', " "));
     }
+    if let Some(by) = &a.revoked_by {
+        trailer("Jit-Revoked-By", by);
+    }
     m
 }
 
@@ -235,6 +238,7 @@ mod tests {
                 approved_by: vec!["bob@acme.example".into()],
                 outcome: Outcome::Expired,
                 reason: None,
+                revoked_by: None,
             }),
             ..base.clone()
         };

@@ -53,6 +53,9 @@ pub struct ArchiveMove {
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Who ended it early (`jit revoke`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -317,6 +320,7 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
                         approved_by: record.approver_emails.clone(),
                         outcome: Outcome::Expired,
                         reason: None,
+                        revoked_by: None,
                     }),
                 });
             }
@@ -516,6 +520,128 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
             commits: snapshot.commits_walked,
         },
     }
+}
+
+fn summarize(actions: &[Action]) -> Summary {
+    let mut summary = Summary::default();
+    for a in actions {
+        *match a.action {
+            ActionKind::Grant => &mut summary.grant,
+            ActionKind::Update => &mut summary.update,
+            ActionKind::Revoke => &mut summary.revoke,
+            ActionKind::Archive => &mut summary.archive,
+        } += 1;
+    }
+    summary
+}
+
+/// Plans `jit revoke`: remove every IAM object of request `name` now and
+/// archive its file with outcome `revoked`. Errors name close matches.
+pub fn plan_revoke(
+    snapshot: &Snapshot,
+    iam: &BTreeMap<String, AccountState>,
+    now: DateTime<Utc>,
+    name: &str,
+    reason: &str,
+    by: &str,
+) -> Result<Plan, String> {
+    let Some(record) = snapshot.requests.iter().find(|r| r.request.name == name) else {
+        let mut close: Vec<(f64, &str)> = snapshot
+            .requests
+            .iter()
+            .map(|r| {
+                (
+                    strsim::jaro_winkler(name, &r.request.name),
+                    r.request.name.as_str(),
+                )
+            })
+            .filter(|(score, _)| *score > 0.7)
+            .collect();
+        close.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let hint = match close.first() {
+            Some((_, n)) => format!("; did you mean `{n}`?"),
+            None => String::new(),
+        };
+        return Err(format!("no request `{name}` in requests/{hint}"));
+    };
+    let defs = &snapshot.effective;
+    let req = &record.request;
+    let principal = defs
+        .users
+        .get(&req.requester)
+        .map(|u| u.aws.clone())
+        .unwrap_or_default();
+    let window = record
+        .verdict
+        .is_approved()
+        .then(|| window(defs, record))
+        .flatten();
+    let mut actions = Vec::new();
+    for (account, state) in iam {
+        for owned in state
+            .owned
+            .iter()
+            .filter(|o| o.target.request() == Some(name))
+        {
+            actions.push(Action {
+                action: ActionKind::Revoke,
+                request: name.to_string(),
+                principal: principal.clone(),
+                account: account.clone(),
+                target: owned.target.to_string(),
+                start: window.map(|w| w.0),
+                end: window.map(|w| w.1),
+                detail: format!("revoked by {by}: {reason}"),
+                iam: Some(IamChange {
+                    target: owned.target.clone(),
+                    document: None,
+                    observed: Some(owned.document.clone()),
+                }),
+                archive: None,
+            });
+        }
+    }
+    let account = parse_principal_arn(&principal)
+        .map(|p| p.account)
+        .unwrap_or_default();
+    let to = archive_path(name, now);
+    actions.push(Action {
+        action: ActionKind::Archive,
+        request: name.to_string(),
+        principal,
+        account,
+        target: format!("requests/{name}.hcl -> {to}"),
+        start: window.map(|w| w.0),
+        end: window.map(|w| w.1),
+        detail: format!("revoked by {by}: {reason}"),
+        iam: None,
+        archive: Some(ArchiveMove {
+            from: format!("requests/{name}.hcl"),
+            to,
+            contract: req.contract.clone(),
+            requester: req.requester.clone(),
+            approved_by: record.approver_emails.clone(),
+            outcome: Outcome::Revoked,
+            reason: Some(reason.to_string()),
+            revoked_by: Some(by.to_string()),
+        }),
+    });
+    Ok(Plan {
+        format_version: FORMAT_VERSION.into(),
+        branch: snapshot.branch.clone(),
+        commit: snapshot.head.to_string(),
+        now,
+        summary: summarize(&actions),
+        actions,
+        pending: Vec::new(),
+        errors: Vec::new(),
+        unapproved: Vec::new(),
+        stats: Stats {
+            iam_calls: iam.values().map(|s| s.calls).sum(),
+            elapsed_ms: 0,
+            commits: snapshot.commits_walked,
+        },
+    })
 }
 
 /// `archive/YYYY/MM/<name>.hcl`, by the month the grant ended.

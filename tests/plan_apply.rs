@@ -498,3 +498,50 @@ fn push_rejected_by_a_moved_origin_is_rebased_and_retried() {
     );
     assert!(repo.exists("archive/2026/11/alice-db.hcl"));
 }
+
+#[test]
+fn revoke_ends_a_grant_now_and_records_who_and_why() {
+    let (repo, moto) = setup();
+    apply(&repo, &moto, DURING);
+    repo.git(&["config", "user.name", "Erin"]);
+    repo.git(&["config", "user.email", "erin@acme.example"]);
+    let out = jit(
+        &repo,
+        &moto,
+        "2026-11-23T09:45:00Z",
+        &["revoke", "alice-db", "--reason", "INC-1 resolved"],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(moto.list_user_policies("alice").is_empty());
+    assert!(repo.exists("archive/2026/11/alice-db.hcl"));
+    let message = repo.origin_git(&["log", "-1", "--format=%B", "main"]);
+    for line in [
+        "jit: revoke alice-db",
+        "Jit-Outcome: revoked",
+        "Jit-Reason: INC-1 resolved",
+        "Jit-Revoked-By: Erin <erin@acme.example>",
+        "Jit-Revoked: 2026-11-23T09:45:00Z",
+        "Jit-Expires: 2026-11-23T11:00:00Z",
+    ] {
+        assert!(message.contains(line), "missing {line:?} in:\n{message}");
+    }
+    let plan = plan_json(&repo, &moto, "2026-11-23T09:50:00Z");
+    assert!(actions(&plan).is_empty(), "{plan}");
+}
+
+#[test]
+fn revoke_refuses_unknown_names_with_a_suggestion() {
+    let (repo, moto) = setup();
+    let out = jit(
+        &repo,
+        &moto,
+        DURING,
+        &["revoke", "alice-bd", "--reason", "x"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no request `alice-bd` in requests/; did you mean `alice-db`?"),
+        "{}",
+        stderr(&out)
+    );
+}
