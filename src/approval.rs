@@ -20,6 +20,8 @@ pub struct Evidence {
     pub by_bot: bool,
     /// Why no approvals could be read at all (e.g. no pull request found).
     pub unavailable: Option<String>,
+    /// Reviews that did not count and why (stale, dismissed), for the reason.
+    pub ignored: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +103,7 @@ fn count_approvers(
             }
         }
     }
+    refused.extend(ev.ignored.iter().cloned());
     refused.dedup();
     (counted, refused)
 }

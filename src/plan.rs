@@ -92,6 +92,8 @@ pub struct Summary {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub iam_calls: usize,
+    #[serde(default)]
+    pub github_calls: usize,
     pub elapsed_ms: u128,
     pub commits: usize,
 }
@@ -516,6 +518,7 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
         summary,
         stats: Stats {
             iam_calls: iam.values().map(|s| s.calls).sum(),
+            github_calls: snapshot.forge_calls,
             elapsed_ms: 0,
             commits: snapshot.commits_walked,
         },
@@ -638,6 +641,7 @@ pub fn plan_revoke(
         unapproved: Vec::new(),
         stats: Stats {
             iam_calls: iam.values().map(|s| s.calls).sum(),
+            github_calls: snapshot.forge_calls,
             elapsed_ms: 0,
             commits: snapshot.commits_walked,
         },

@@ -8,6 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
 use git2::{Commit, Oid, Repository, Tree};
 
+use super::github::{GithubClient, Review};
 use crate::approval::{self, Evidence, Identity, Object, Verdict};
 use crate::config::{self, AccessRepo, ApprovalMode, Definitions, Request, validate};
 use crate::diag::{self, Diagnostic};
@@ -28,6 +29,8 @@ pub struct Snapshot {
     pub requests: Vec<RequestRecord>,
     /// First-parent commits read (for stats).
     pub commits_walked: usize,
+    /// GitHub API calls made (approval = "github").
+    pub forge_calls: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -60,14 +63,16 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
     diags.extend(validate::validate(&head_repo));
     diag::sort(&mut diags);
 
-    if head_repo.defs.settings.approval == ApprovalMode::Github {
-        anyhow::bail!(
-            "settings.approval = \"github\" is not supported by this version of jit yet; use \"trailers\" (Approved-by: trailers written by the forge on merge)"
-        );
-    }
-
-    let defs_walk = walk_definitions(repo, &chain)?;
-    let requests = resolve_requests(repo, &chain, &head_tree, &head_repo, &defs_walk)?;
+    let mut approvals = Approvals::default();
+    let defs_walk = walk_definitions(repo, &chain, &mut approvals)?;
+    let requests = resolve_requests(
+        repo,
+        &chain,
+        &head_tree,
+        &head_repo,
+        &defs_walk,
+        &mut approvals,
+    )?;
 
     let mut unapproved = Vec::new();
     for object in approval::changed_objects(&defs_walk.effective, &head_repo.defs) {
@@ -92,6 +97,7 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
         unapproved,
         requests,
         commits_walked: chain.len(),
+        forge_calls: approvals.github.as_ref().map_or(0, |g| g.calls),
     })
 }
 
@@ -138,7 +144,11 @@ fn definitions_at(repo: &Repository, tree: &Tree) -> anyhow::Result<Definitions>
 
 /// Replays every definitions change from the root: each stands only if the
 /// definitions in force before it say its approvals suffice.
-pub fn walk_definitions(repo: &Repository, chain: &[Oid]) -> anyhow::Result<DefinitionsWalk> {
+pub fn walk_definitions(
+    repo: &Repository,
+    chain: &[Oid],
+    approvals: &mut Approvals,
+) -> anyhow::Result<DefinitionsWalk> {
     let root = repo.find_commit(chain[0])?;
     let root_tree = root.tree()?;
     let mut raw = definitions_at(repo, &root_tree)?;
@@ -160,7 +170,7 @@ pub fn walk_definitions(repo: &Repository, chain: &[Oid]) -> anyhow::Result<Defi
         let changed = approval::changed_objects(&raw, &new_raw);
         if !changed.is_empty() {
             let before = walk.effective.clone();
-            let ev = evidence(repo, &commit, &before, None)?;
+            let ev = approvals.evidence(repo, &commit, &before, None)?;
             let mut adopted = false;
             for object in changed {
                 match approval::judge_definition_change(&before, &object, &ev) {
@@ -192,6 +202,7 @@ fn resolve_requests(
     head_tree: &Tree,
     head_repo: &AccessRepo,
     defs_walk: &DefinitionsWalk,
+    approvals: &mut Approvals,
 ) -> anyhow::Result<Vec<RequestRecord>> {
     let mut unresolved: BTreeMap<String, Oid> = BTreeMap::new();
     for name in head_repo.requests.keys() {
@@ -237,7 +248,7 @@ fn resolve_requests(
         let request = head_repo.requests[name].clone();
         let commit = repo.find_commit(chain[position])?;
         let before = defs_walk.before(position);
-        let ev = evidence(repo, &commit, before, Some(&path))?;
+        let ev = approvals.evidence(repo, &commit, before, Some(&path))?;
         let verdict = approval::judge_request(before, &request, &ev);
         let approver_emails = match &verdict {
             Verdict::Approved { approvers } => approvers
@@ -262,6 +273,58 @@ pub fn commit_time(commit: &Commit) -> DateTime<Utc> {
     Utc.timestamp_opt(commit.time().seconds(), 0)
         .single()
         .unwrap_or_default()
+}
+
+/// Where approvals come from, by the approval mode in force before each
+/// commit (so switching modes is itself a guarded settings change).
+#[derive(Default)]
+pub struct Approvals {
+    github: Option<GithubClient>,
+}
+
+impl Approvals {
+    pub fn evidence(
+        &mut self,
+        repo: &Repository,
+        commit: &Commit,
+        before: &Definitions,
+        path: Option<&str>,
+    ) -> anyhow::Result<Evidence> {
+        let mut ev = evidence(repo, commit, before, path)?;
+        if before.settings.approval != ApprovalMode::Github {
+            return Ok(ev);
+        }
+        let client = match &mut self.github {
+            Some(c) => c,
+            None => {
+                let repository = before.settings.github_repository.as_deref().ok_or_else(|| {
+                    anyhow::anyhow!("settings.approval = \"github\" needs settings.github_repository = \"owner/name\"")
+                })?;
+                self.github.insert(GithubClient::from_env(repository)?)
+            }
+        };
+        ev.approvals.clear();
+        match client.review(&commit.id().to_string())? {
+            Review::Found {
+                number,
+                author,
+                approvals,
+                ignored,
+            } => {
+                ev.author_login = Some(author);
+                ev.approvals = approvals.into_iter().map(Identity::Login).collect();
+                ev.ignored = ignored;
+                ev.commit = format!("{} (PR #{number})", commit.id());
+            }
+            Review::NoPullRequest => {
+                ev.unavailable = Some(format!(
+                    "no pull request produced commit {}; in github mode changes must come through an approved pull request",
+                    super::short(commit.id())
+                ));
+            }
+        }
+        Ok(ev)
+    }
 }
 
 /// Approvals and authorship of a first-parent commit from its trailers.
@@ -298,6 +361,7 @@ pub fn evidence(
             .collect(),
         by_bot,
         unavailable: None,
+        ignored: Vec::new(),
     })
 }
 

@@ -1,2 +1,3 @@
+pub mod github;
 pub mod moto;
 pub mod repo;
