@@ -22,6 +22,9 @@ pub struct Evidence {
     pub unavailable: Option<String>,
     /// Reviews that did not count and why (stale, dismissed), for the reason.
     pub ignored: Vec<String>,
+    /// Other authors of the change (a merged branch's other commits): like
+    /// the author, none of them may approve it.
+    pub co_authors: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,12 +88,17 @@ fn count_approvers(
     allowed: &BTreeSet<String>,
     author: Option<&str>,
 ) -> (Vec<String>, Vec<String>) {
+    let co_authors: Vec<&str> = ev
+        .co_authors
+        .iter()
+        .filter_map(|e| defs.user_by_email(e).map(|u| u.name.as_str()))
+        .collect();
     let mut counted: Vec<String> = Vec::new();
     let mut refused = Vec::new();
     for id in &ev.approvals {
         match user_of(defs, id) {
             None => refused.push(format!("{id} is not a declared user")),
-            Some(u) if Some(u) == author => {
+            Some(u) if Some(u) == author || co_authors.contains(&u) => {
                 refused.push(format!("{u} cannot approve their own change"))
             }
             Some(u) if !allowed.contains(u) => {

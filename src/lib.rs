@@ -2,9 +2,11 @@
 
 pub mod apply;
 pub mod approval;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod fmt;
 pub mod git;
 pub mod iam;
 pub mod plan;
@@ -13,3 +15,4 @@ pub mod reconcile;
 pub mod render;
 pub mod status;
 pub mod worktree;
+pub mod pr;

@@ -135,11 +135,8 @@ pub struct Grant {
 }
 
 /// The request's window: start = max(approved_at, not_before), end = start + duration.
-pub fn window(
-    defs: &Definitions,
-    record: &RequestRecord,
-) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let duration = defs.duration_of(&record.request)?;
+pub fn window(record: &RequestRecord) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let duration = record.duration?;
     let start = record
         .request
         .not_before
@@ -244,9 +241,12 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
     let defs_diags = validate::validate_definitions(defs);
     let mut actions = Vec::new();
     let mut pending = Vec::new();
+    // Errors are judged against what is in force: parse errors at head, and
+    // references in the approved definitions.
     let mut errors: Vec<String> = snapshot
         .diags
         .iter()
+        .chain(&defs_diags)
         .filter(|d| d.is_error())
         .map(|d| d.to_string())
         .collect();
@@ -257,6 +257,9 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
     for record in &snapshot.requests {
         let req = &record.request;
         if let Some(reason) = invalid_reason(snapshot, &defs_diags, record) {
+            if !errors.contains(&reason) {
+                errors.push(reason.clone());
+            }
             pending.push(Pending {
                 request: req.name.clone(),
                 state: "invalid".into(),
@@ -278,7 +281,7 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
             continue;
         }
         let contract = &defs.contracts[&req.contract];
-        let Some((start, end)) = window(defs, record) else {
+        let Some((start, end)) = window(record) else {
             continue;
         };
         if now < start {
@@ -577,7 +580,7 @@ pub fn plan_revoke(
     let window = record
         .verdict
         .is_approved()
-        .then(|| window(defs, record))
+        .then(|| window(record))
         .flatten();
     let mut actions = Vec::new();
     for (account, state) in iam {

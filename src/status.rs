@@ -71,7 +71,7 @@ pub fn status(snapshot: &Snapshot, now: DateTime<Utc>) -> StatusView {
             }
             Verdict::Approved { approvers } => approvers.clone(),
         };
-        let Some((start, end)) = plan::window(defs, record) else {
+        let Some((start, end)) = plan::window(record) else {
             continue;
         };
         if now < start {

@@ -1,13 +1,186 @@
-//! `jit audit`: events from git history (placeholder until implemented).
+//! `jit audit`: events from the branch's git history, `--verify` checks of
+//! history and IAM, and the Markdown evidence report.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::audit::{self, Filter};
 use crate::cli::{Ctx, Ui};
+use crate::config::Duration;
+use crate::iam::aws::AwsCloud;
+use crate::render::audit as render;
+use crate::{git, reconcile};
 
-/// Events from git history: requested, approved, granted, expired, revoked.
+/// Show who had access to what, when, approved by whom and why, from the
+/// branch's first-parent history: requested, approved, granted, expired,
+/// revoked, withdrawn and changed (contract, role and other definition edits).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Only events at or after TIME (RFC 3339, or a date such as 2026-11-01, meaning its start in UTC).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
 
-pub fn run(_: &Ctx, _: &Ui, _: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("jit audit is not implemented in this version yet")
+    /// Only events before TIME (RFC 3339, or a date such as 2026-12-01).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+
+    /// Only events involving USER: as requester, as the one who acted, or as an approver.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+
+    /// Only events about CONTRACT (grants under it, and edits to it).
+    #[arg(long, value_name = "CONTRACT")]
+    contract: Option<String>,
+
+    /// Only events about request NAME.
+    #[arg(long, value_name = "NAME")]
+    request: Option<String>,
+
+    /// Output format: table for people, json (JSON Lines: one object per
+    /// line), csv (with a header row), markdown (the evidence report).
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+
+    /// Check every grant: revocation committed within --tolerance of its end,
+    /// nothing ended but left unarchived, no jit-* object in IAM past its
+    /// window, every grant validly approved. Exit 1 with the list when anything is wrong.
+    #[arg(long)]
+    verify: bool,
+
+    /// How late after a window's end a revocation may be committed before --verify flags it.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    tolerance: Duration,
+
+    /// With --verify: check history only, not IAM.
+    #[arg(long, requires = "verify")]
+    no_iam: bool,
+
+    /// Write the evidence report (Markdown) for the period to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    Duration::parse(text)
+}
+
+/// RFC 3339, or a bare date meaning its midnight in UTC.
+fn parse_when(flag: &str, text: &str) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    crate::cli::parse_time(text).with_context(|| format!("--{flag}"))
+}
+
+pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
+    let filter = Filter {
+        since: args.since.as_deref().map(|t| parse_when("since", t)).transpose()?,
+        until: args.until.as_deref().map(|t| parse_when("until", t)).transpose()?,
+        user: args.user.clone(),
+        contract: args.contract.clone(),
+        request: args.request.clone(),
+    };
+    let repo = git::open(&ctx.dir)?;
+    let (candidate, head) = git::branch_head(&repo)?;
+    let mut history = audit::walk::read(&repo, &candidate, head)?;
+    // As reconcile::read_git: the branch is the one the approved settings name.
+    if history.approved_branch != candidate {
+        let approved = history.approved_branch.clone();
+        history = audit::walk::read(&repo, &approved, git::resolve_branch(&repo, &approved)?)?;
+    }
+    let now = ctx.now;
+
+    let wants_report = args.report.is_some() || args.format == Format::Markdown;
+    let mut violations = Vec::new();
+    let mut iam_checked = false;
+    if args.verify || wants_report {
+        violations = audit::verify_history(&history, now, args.tolerance);
+        if args.verify && !args.no_iam {
+            let mut cloud = AwsCloud::new()?;
+            let (_, plan) = reconcile::plan_now(&ctx.dir, &mut cloud, now)
+                .context("reading IAM for --verify (use --no-iam to check history only)")?;
+            violations.extend(audit::verify_iam(&plan, &history));
+            iam_checked = true;
+        }
+        violations.retain(|v| filter.violation(v));
+    }
+
+    if wants_report {
+        let report = audit::report(
+            &history,
+            now,
+            &filter,
+            args.tolerance,
+            violations.clone(),
+            iam_checked,
+        );
+        let text = render::markdown(&report);
+        match &args.report {
+            Some(path) => {
+                std::fs::write(path, &text)
+                    .with_context(|| format!("writing the report to {}", path.display()))?;
+                ui.err(&format!(
+                    "Wrote the evidence report ({} grant(s), {} exception(s)) to {}\n",
+                    report.grants.len(),
+                    report.violations.len(),
+                    path.display()
+                ));
+            }
+            None => ui.out(&text)?,
+        }
+    }
+
+    if args.verify {
+        let grants: Vec<_> = audit::grants(&history, now)
+            .into_iter()
+            .filter(|g| filter.grant(g))
+            .collect();
+        let mut counts = audit::counts(&grants, args.tolerance);
+        counts.iam_checked = iam_checked;
+        // With a report on stdout, the verdict goes to stderr.
+        let text = render::violations_text(&violations, &counts);
+        match args.format {
+            Format::Json if args.report.is_none() => {
+                ui.out(&render::json_lines(&violations))?;
+                ui.err(&text);
+            }
+            Format::Csv if args.report.is_none() => {
+                ui.out(&render::violations_csv(&violations))?;
+                ui.err(&text);
+            }
+            Format::Markdown => ui.err(&text),
+            _ if args.report.is_some() => ui.err(&text),
+            _ => ui.out(&text)?,
+        }
+        return Ok(if violations.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    if wants_report {
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let events: Vec<audit::Event> = audit::events(&history, now)
+        .into_iter()
+        .filter(|e| filter.event(e))
+        .collect();
+    ui.out(&match args.format {
+        Format::Json => render::json_lines(&events),
+        Format::Csv => render::events_csv(&events),
+        _ => render::events_table(&events),
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

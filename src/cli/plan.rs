@@ -8,7 +8,8 @@ use anyhow::Context;
 use crate::cli::{Ctx, Ui};
 use crate::iam::aws::AwsCloud;
 use crate::plan::Plan;
-use crate::{reconcile, render};
+use crate::config::{self, validate};
+use crate::{git, pr, reconcile, render};
 
 /// Show the grants, updates, revocations and archive moves that `jit apply`
 /// would make now, and the requests still pending.
@@ -43,12 +44,12 @@ pub enum Format {
 }
 
 pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
-    if args.base.is_some() {
-        anyhow::bail!("--base (PR mode) is not supported by this version of jit yet");
+    let format = if args.json { Format::Json } else { args.format };
+    if let Some(base) = &args.base {
+        return run_pr(ctx, ui, base, format, args.detailed_exitcode);
     }
     let mut cloud = AwsCloud::new()?;
     let (_, plan) = reconcile::plan_now(&ctx.dir, &mut cloud, ctx.now)?;
-    let format = if args.json { Format::Json } else { args.format };
     show(ui, &plan, format)?;
     if let Some(path) = &args.out {
         std::fs::write(path, render::json(&plan))
@@ -62,6 +63,39 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(exit_code(&plan, args.detailed_exitcode))
+}
+
+/// PR mode: the checked-out commit against `base`, from git alone (no IAM).
+fn run_pr(ctx: &Ctx, ui: &Ui, base: &str, format: Format, detailed: bool) -> anyhow::Result<ExitCode> {
+    let repo = git::open(&ctx.dir)?;
+    let base_oid = repo
+        .revparse_single(base)
+        .and_then(|o| o.peel_to_commit())
+        .with_context(|| format!("--base {base}: no such commit (fetch it first, e.g. git fetch origin main)"))?
+        .id();
+    let head = repo.head().and_then(|h| h.peel_to_commit()).context("reading HEAD")?;
+    let snapshot = git::history::read(&repo, base, base_oid)?;
+    let files = git::read_files(&repo, &head.tree()?, git::is_live)?;
+    let (head_repo, mut diags) = config::parse_files(&files);
+    diags.extend(validate::validate(&head_repo));
+    let plan = pr::pr_plan(&snapshot, &head_repo, &diags, &head.id().to_string());
+    match format {
+        Format::Json => ui.out(&format!("{}\n", serde_json::to_string_pretty(&plan)?))?,
+        Format::Markdown => ui.out(&render::pr::markdown(&plan))?,
+        Format::Text => ui.out(&render::pr::text(&plan))?,
+    }
+    if format != Format::Json {
+        for e in &plan.errors {
+            ui.err(&format!("{} {e}\n", ui.paint("31", "error:")));
+        }
+    }
+    Ok(if !plan.errors.is_empty() {
+        ExitCode::FAILURE
+    } else if detailed && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Prints the plan, and its errors on stderr.

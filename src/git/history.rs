@@ -2,7 +2,7 @@
 //! the effective (approved) definitions, and for each request file the
 //! commit that introduced its current content and whether that was approved.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
@@ -10,7 +10,7 @@ use git2::{Commit, Oid, Repository, Tree};
 
 use super::github::{GithubClient, Review};
 use crate::approval::{self, Evidence, Identity, Object, Verdict};
-use crate::config::{self, AccessRepo, ApprovalMode, Definitions, Request, validate};
+use crate::config::{self, AccessRepo, ApprovalMode, Definitions, Duration, Request};
 use crate::diag::{self, Diagnostic};
 
 /// The access repo as jit sees it at the branch head.
@@ -20,7 +20,9 @@ pub struct Snapshot {
     pub head: Oid,
     /// The files at head, as written (approved or not).
     pub head_repo: AccessRepo,
-    /// Problems in the files at head.
+    /// Problems found parsing the files at head (syntax, types, names).
+    /// Cross-references are checked against the definitions in force, by the
+    /// planner: an unapproved definitions change must not invalidate anything.
     pub diags: Vec<Diagnostic>,
     /// The definitions in force: the last approved version of each object.
     pub effective: Definitions,
@@ -48,6 +50,10 @@ pub struct RequestRecord {
     pub commit: Oid,
     /// That commit's time: the approval time.
     pub approved_at: DateTime<Utc>,
+    /// The duration as approved: the request's own, or its contract's
+    /// default in the definitions in force then (a later change of the
+    /// default must not stretch an approved window).
+    pub duration: Option<Duration>,
     pub verdict: Verdict,
     /// The approvers' emails as recorded (for the archive trailers).
     pub approver_emails: Vec<String>,
@@ -60,7 +66,6 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
     let head_tree = head_commit.tree()?;
     let files = super::read_files(repo, &head_tree, super::is_live)?;
     let (head_repo, mut diags) = config::parse_files(&files);
-    diags.extend(validate::validate(&head_repo));
     diag::sort(&mut diags);
 
     let mut approvals = Approvals::default();
@@ -258,6 +263,7 @@ fn resolve_requests(
             Verdict::Pending { .. } => Vec::new(),
         };
         out.push(RequestRecord {
+            duration: before.duration_of(&request),
             request,
             commit: commit.id(),
             approved_at: commit_time(&commit),
@@ -329,28 +335,33 @@ impl Approvals {
 
 /// Approvals and authorship of a first-parent commit from its trailers.
 /// For a merge commit the author is the one who last changed `path` on the
-/// merged side (or the merged side's tip when no path is given).
+/// merged side; for a definitions change (no path), every author on the
+/// merged side counts as an author, so none of them can approve it.
 pub fn evidence(
     repo: &Repository,
     commit: &Commit,
     defs: &Definitions,
     path: Option<&str>,
 ) -> anyhow::Result<Evidence> {
-    let author_commit = match commit.parent_count() {
-        0 | 1 => commit.clone(),
-        _ => side_author_commit(repo, commit, path)?.unwrap_or_else(|| commit.clone()),
+    let mut co_authors = Vec::new();
+    let author_commit = match (commit.parent_count(), path) {
+        (0 | 1, _) => commit.clone(),
+        (_, Some(path)) => {
+            side_author_commit(repo, commit, path)?.unwrap_or_else(|| commit.clone())
+        }
+        (_, None) => {
+            let side = side_commits(repo, commit)?;
+            co_authors = side
+                .iter()
+                .map(|c| c.author().email().unwrap_or_default().to_string())
+                .collect();
+            side.into_iter().next().unwrap_or_else(|| commit.clone())
+        }
     };
-    let author_email = author_commit
-        .author()
-        .email()
-        .unwrap_or_default()
-        .to_string();
-    let by_bot = author_email.eq_ignore_ascii_case(&defs.settings.bot.email)
-        || commit
-            .author()
-            .email()
-            .unwrap_or_default()
-            .eq_ignore_ascii_case(&defs.settings.bot.email);
+    let author_email = author_commit.author().email().unwrap_or_default().to_string();
+    let bot = &defs.settings.bot.email;
+    let by_bot = author_email.eq_ignore_ascii_case(bot)
+        || commit.author().email().unwrap_or_default().eq_ignore_ascii_case(bot);
     Ok(Evidence {
         commit: commit.id().to_string(),
         author_email,
@@ -362,7 +373,20 @@ pub fn evidence(
         by_bot,
         unavailable: None,
         ignored: Vec::new(),
+        co_authors,
     })
+}
+
+/// The commits a merge brings in (reachable from its other parents, not its
+/// first), newest first.
+fn side_commits<'r>(repo: &'r Repository, merge: &Commit<'r>) -> anyhow::Result<Vec<Commit<'r>>> {
+    let mut walk = repo.revwalk()?;
+    for p in merge.parent_ids().skip(1) {
+        walk.push(p)?;
+    }
+    walk.hide(merge.parent_id(0)?)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL)?;
+    walk.map(|oid| Ok(repo.find_commit(oid?)?)).collect()
 }
 
 /// The emails of a message's `Approved-by: Name <email>` trailers.
@@ -385,27 +409,10 @@ pub fn approved_by(message: &str) -> Vec<String> {
 fn side_author_commit<'r>(
     repo: &'r Repository,
     merge: &Commit<'r>,
-    path: Option<&str>,
+    path: &str,
 ) -> anyhow::Result<Option<Commit<'r>>> {
-    let mut walk = repo.revwalk()?;
-    for p in merge.parent_ids().skip(1) {
-        walk.push(p)?;
-    }
-    walk.hide(merge.parent_id(0)?)?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL)?;
-    let Some(path) = path else {
-        return Ok(match walk.next() {
-            Some(oid) => Some(repo.find_commit(oid?)?),
-            None => None,
-        });
-    };
     let target = super::blob_at(&merge.tree()?, path);
-    let mut seen = BTreeSet::new();
-    for oid in walk {
-        let c = repo.find_commit(oid?)?;
-        if !seen.insert(c.id()) {
-            continue;
-        }
+    for c in side_commits(repo, merge)? {
         let here = super::blob_at(&c.tree()?, path);
         let parent = match c.parent_count() {
             0 => None,

@@ -22,7 +22,8 @@ pub fn open(dir: &Path) -> anyhow::Result<Repository> {
 }
 
 /// The branch named by `settings.branch` in the checked-out commit's `jit.hcl`
-/// (default `main`), and its head commit.
+/// (default `main`), and its head commit. This is only a candidate: the
+/// history reader checks it against the *approved* settings.
 pub fn branch_head(repo: &Repository) -> anyhow::Result<(String, Oid)> {
     let head_tree = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
     let mut branch = "main".to_string();
@@ -31,16 +32,14 @@ pub fn branch_head(repo: &Repository) -> anyhow::Result<(String, Oid)> {
         let (parsed, _) = config::parse_files(&files);
         branch = parsed.defs.settings.branch;
     }
+    Ok((branch.clone(), resolve_branch(repo, &branch)?))
+}
+
+pub fn resolve_branch(repo: &Repository, branch: &str) -> anyhow::Result<Oid> {
     let reference = repo
-        .find_branch(&branch, git2::BranchType::Local)
-        .map_err(|_| {
-            anyhow!("branch `{branch}` (settings.branch) does not exist in this repository")
-        })?;
-    let oid = reference
-        .get()
-        .target()
-        .ok_or_else(|| anyhow!("branch `{branch}` has no commit"))?;
-    Ok((branch, oid))
+        .find_branch(branch, git2::BranchType::Local)
+        .map_err(|_| anyhow!("branch `{branch}` (settings.branch) does not exist in this repository"))?;
+    reference.get().target().ok_or_else(|| anyhow!("branch `{branch}` has no commit"))
 }
 
 /// The `*.hcl` files of a tree whose path passes `keep`, as source files.
@@ -56,12 +55,12 @@ pub fn read_files(
             return git2::TreeWalkResult::Ok;
         };
         let path = format!("{dir}{name}");
+        // Hidden entries are not part of the access repo (as on disk, see worktree.rs).
+        if name.starts_with('.') {
+            return git2::TreeWalkResult::Skip;
+        }
         if entry.kind() == Some(ObjectType::Tree) {
-            return if dir.is_empty() && (name == "archive" || name.starts_with('.')) {
-                git2::TreeWalkResult::Skip
-            } else {
-                git2::TreeWalkResult::Ok
-            };
+            return if dir.is_empty() && name == "archive" { git2::TreeWalkResult::Skip } else { git2::TreeWalkResult::Ok };
         }
         if name.ends_with(".hcl") && keep(&path) {
             match repo.find_blob(entry.id()) {

@@ -1,7 +1,9 @@
 //! Renderers: the same Plan value as text for people, JSON for machines,
 //! Markdown for pull-request comments.
 
+pub mod audit;
 pub mod markdown;
+pub mod pr;
 pub mod text;
 
 use crate::plan::Plan;

@@ -333,3 +333,94 @@ pub fn pending_detail(status: &serde_json::Value, request: &str) -> Option<Strin
             )
         })
 }
+
+/// Helpers for the approval suite: raw commit messages, separate author and
+/// commit times, and pull-request branches merged by the forge.
+impl Repo {
+    /// The standard definitions plus `extra` files (path, text), as the root
+    /// (trusted) commit, by erin (security).
+    pub fn standard_with(extra: &[(&str, &str)]) -> Repo {
+        let repo = Repo::empty();
+        repo.write("jit.hcl", JIT_HCL);
+        repo.write("people.hcl", PEOPLE_HCL);
+        repo.write("roles/rds-read.hcl", ROLES_HCL);
+        repo.write("contracts/db.hcl", CONTRACTS_HCL);
+        for (path, text) in extra {
+            repo.write(path, text);
+        }
+        repo.commit("erin", "2026-11-23T08:00:00Z", "Access definitions", &[]);
+        repo
+    }
+
+    /// Commits everything with exactly `message` (trailers included) as
+    /// `author` (email `<author>@acme.example`) at `date`. Returns the sha.
+    pub fn commit_message(&self, author: &str, date: &str, message: &str) -> String {
+        self.commit_dated(author, date, date, message)
+    }
+
+    /// Like `commit_message`, with the author date (which the author chooses)
+    /// apart from the commit date (which the forge writes on merge).
+    pub fn commit_dated(
+        &self,
+        author: &str,
+        author_date: &str,
+        commit_date: &str,
+        message: &str,
+    ) -> String {
+        self.git(&["add", "-A"]);
+        let email = format!("{author}@acme.example");
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.work)
+            .args(["commit", "--quiet", "--allow-empty", "-m", message])
+            .env("GIT_AUTHOR_NAME", author)
+            .env("GIT_AUTHOR_EMAIL", &email)
+            .env("GIT_AUTHOR_DATE", author_date)
+            .env("GIT_COMMITTER_NAME", "Forge")
+            .env("GIT_COMMITTER_EMAIL", "forge@acme.example")
+            .env("GIT_COMMITTER_DATE", commit_date)
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git commit failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.head()
+    }
+
+    /// Starts a pull-request branch `name` at the current commit and checks it out.
+    pub fn branch(&self, name: &str) {
+        self.git(&["checkout", "--quiet", "-b", name]);
+    }
+
+    /// The forge merges `branch` into `main` with `--no-ff` at `date`, with an
+    /// `Approved-by:` trailer per approver name on the merge commit, and
+    /// deletes the branch. Returns the merge commit's sha.
+    pub fn merge_branch(
+        &self,
+        branch: &str,
+        date: &str,
+        subject: &str,
+        approvers: &[&str],
+    ) -> String {
+        self.git(&["checkout", "--quiet", "main"]);
+        let message = message(&format!("Merge pull request: {subject}"), approvers);
+        self.git_as(
+            "forge",
+            date,
+            &["merge", "--quiet", "--no-ff", "-m", &message, branch],
+        );
+        self.git(&["branch", "--quiet", "-D", branch]);
+        self.head()
+    }
+}
+
+/// Every request a status JSON mentions, active or pending.
+pub fn listed(status: &serde_json::Value) -> Vec<String> {
+    ["active", "pending"]
+        .iter()
+        .flat_map(|k| status[*k].as_array().unwrap().iter())
+        .map(|r| r["request"].as_str().unwrap().to_string())
+        .collect()
+}

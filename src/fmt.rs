@@ -1,0 +1,701 @@
+//! Canonical formatting of access-repo HCL, the way `terraform fmt` does it:
+//! two-space indentation by bracket depth, one space between tokens where
+//! hclwrite puts one, `=` aligned within a run of consecutive single-line
+//! attributes, trailing comments aligned, one blank line between top-level
+//! blocks, no trailing whitespace, one final newline. Comments stay put.
+//!
+//! hcl-edit parses (so syntax errors are reported with their location) but
+//! has no formatter, and hcl-rs's formatter drops comments. So this re-spaces
+//! the token stream and never changes a token; strings, heredocs and comments
+//! are copied verbatim. As a guard, the result must parse to the same hcl-rs
+//! body as the input, or the text is refused rather than rewritten. Pure.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use hcl_edit::Span;
+use hcl_edit::structure::Structure;
+
+use crate::diag::{Diagnostic, Loc};
+
+/// `text` (the contents of `path`) in canonical format. A syntax error is
+/// returned as a diagnostic at its position.
+pub fn format(path: &str, text: &str) -> Result<String, Diagnostic> {
+    let body = hcl_edit::parser::parse_body(text).map_err(|e| {
+        let loc = e.location();
+        Diagnostic::error(
+            Loc::new(&Arc::from(path), loc.line() as u32, loc.column() as u32),
+            format!("syntax error: {}", e.message()),
+        )
+    })?;
+    // Where each top-level block's closing brace is: a blank line follows it.
+    let block_ends: BTreeSet<usize> = body
+        .iter()
+        .filter(|s| matches!(s, Structure::Block(_)))
+        .filter_map(|s| s.span())
+        .filter_map(|span| span.end.checked_sub(1))
+        .collect();
+    let out = layout(text, &block_ends);
+    let unchanged = match (hcl::parse(text), hcl::parse(&out)) {
+        (Ok(before), Ok(after)) => before == after,
+        _ => false,
+    };
+    if !unchanged {
+        return Err(Diagnostic::error(
+            Loc::file(path),
+            "jit fmt cannot format this file without changing its meaning, so it was left as it is",
+        )
+        .with_hint("please report this as a bug in jit fmt"));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ident,
+    Number,
+    /// A quoted string with any interpolations in it, copied verbatim.
+    Str,
+    /// `<<EOF` through its closing marker, copied verbatim.
+    Heredoc,
+    LineComment,
+    BlockComment,
+    Punct,
+    Newline,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Token<'a> {
+    kind: Kind,
+    text: &'a str,
+    start: usize,
+}
+
+impl Token<'_> {
+    fn is(&self, punct: &str) -> bool {
+        self.kind == Kind::Punct && self.text == punct
+    }
+
+    fn brackets(&self) -> i32 {
+        match self.kind {
+            Kind::Punct => match self.text {
+                "{" | "[" | "(" => 1,
+                "}" | "]" | ")" => -1,
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
+    fn is_comment(&self) -> bool {
+        matches!(self.kind, Kind::LineComment | Kind::BlockComment)
+    }
+
+    /// The token as printed: line comments lose trailing whitespace.
+    fn out(&self) -> &str {
+        match self.kind {
+            Kind::LineComment => self.text.trim_end(),
+            _ => self.text,
+        }
+    }
+}
+
+/// Splits HCL text into tokens, dropping spaces and tabs. The input has
+/// already parsed, so this only needs to find token boundaries.
+fn lex(src: &str) -> Vec<Token<'_>> {
+    let b = src.as_bytes();
+    let at = |i: usize| b.get(i).copied().unwrap_or(0);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        let kind = match b[i] {
+            b' ' | b'\t' => {
+                i += 1;
+                continue;
+            }
+            b'\n' => {
+                i += 1;
+                Kind::Newline
+            }
+            b'\r' if at(i + 1) == b'\n' => {
+                i += 2;
+                Kind::Newline
+            }
+            b'#' => {
+                i = line_end(src, i);
+                Kind::LineComment
+            }
+            b'/' if at(i + 1) == b'/' => {
+                i = line_end(src, i);
+                Kind::LineComment
+            }
+            b'/' if at(i + 1) == b'*' => {
+                i = src[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 2);
+                Kind::BlockComment
+            }
+            b'"' => {
+                i = scan_string(b, i);
+                Kind::Str
+            }
+            b'<' if at(i + 1) == b'<' => {
+                i = scan_heredoc(src, i);
+                Kind::Heredoc
+            }
+            b'0'..=b'9' => {
+                i = scan_number(b, i);
+                Kind::Number
+            }
+            _ => {
+                let c = src[i..].chars().next().unwrap_or('\0');
+                if c == '_' || c.is_alphabetic() {
+                    i += src[i..]
+                        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                        .unwrap_or(b.len() - i);
+                    Kind::Ident
+                } else {
+                    let rest = &src[i..];
+                    let len = ["...", "==", "!=", "<=", ">=", "&&", "||", "=>"]
+                        .iter()
+                        .find(|op| rest.starts_with(*op))
+                        .map_or(c.len_utf8(), |op| op.len());
+                    i += len;
+                    Kind::Punct
+                }
+            }
+        };
+        out.push(Token {
+            kind,
+            text: &src[start..i],
+            start,
+        });
+    }
+    out
+}
+
+/// The end of the line starting at `i`, before its `\n` or `\r\n`.
+fn line_end(src: &str, i: usize) -> usize {
+    let end = src[i..].find('\n').map_or(src.len(), |p| i + p);
+    if end > i && src.as_bytes()[end - 1] == b'\r' {
+        end - 1
+    } else {
+        end
+    }
+}
+
+/// The end of the quoted string starting at `i` (just past its closing quote).
+fn scan_string(b: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            b'"' => return j + 1,
+            m @ (b'$' | b'%') if b.get(j + 1) == Some(&m) && b.get(j + 2) == Some(&b'{') => {
+                j += 3 // `$${` and `%%{` are literal text
+            }
+            b'$' | b'%' if b.get(j + 1) == Some(&b'{') => j = scan_interpolation(b, j + 2),
+            _ => j += 1,
+        }
+    }
+    b.len()
+}
+
+/// The end of a `${ ... }` or `%{ ... }` whose body starts at `i`.
+fn scan_interpolation(b: &[u8], i: usize) -> usize {
+    let mut depth = 0;
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'"' => j = scan_string(b, j),
+            b'{' => {
+                depth += 1;
+                j += 1;
+            }
+            b'}' if depth == 0 => return j + 1,
+            b'}' => {
+                depth -= 1;
+                j += 1;
+            }
+            _ => j += 1,
+        }
+    }
+    b.len()
+}
+
+/// The end of the heredoc starting at `i`: just past its closing marker.
+fn scan_heredoc(src: &str, i: usize) -> usize {
+    let mut j = i + 2;
+    if src[j..].starts_with('-') {
+        j += 1;
+    }
+    let marker_len = src[j..]
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(src.len() - j);
+    let marker = &src[j..j + marker_len];
+    let Some(newline) = src[j..].find('\n') else {
+        return src.len();
+    };
+    let mut line_start = j + newline + 1;
+    while line_start < src.len() {
+        let end = src[line_start..]
+            .find('\n')
+            .map_or(src.len(), |p| line_start + p);
+        let line = &src[line_start..end];
+        if !marker.is_empty() && line.trim() == marker {
+            return line_start + line.trim_end().len();
+        }
+        line_start = end + 1;
+    }
+    src.len()
+}
+
+fn scan_number(b: &[u8], i: usize) -> usize {
+    let digits = |mut j: usize| {
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        j
+    };
+    let is_digit = |j: usize| b.get(j).is_some_and(u8::is_ascii_digit);
+    let mut j = digits(i);
+    if b.get(j) == Some(&b'.') && is_digit(j + 1) {
+        j = digits(j + 1);
+    }
+    if matches!(b.get(j), Some(b'e' | b'E')) {
+        if is_digit(j + 1) {
+            j = digits(j + 1);
+        } else if matches!(b.get(j + 1), Some(b'+' | b'-')) && is_digit(j + 2) {
+            j = digits(j + 2);
+        }
+    }
+    j
+}
+
+/// Whether one space goes between `subject` and `after` (`before` precedes
+/// `subject` on the line). hclwrite's rules, for whole-string tokens.
+fn space_after(before: Option<&Token>, subject: &Token, after: &Token) -> bool {
+    let negation_context = |t: Option<&Token>| match t {
+        None => true,
+        Some(t) => {
+            t.kind == Kind::Punct
+                && matches!(
+                    t.text,
+                    "(" | "{"
+                        | "["
+                        | "="
+                        | ":"
+                        | ","
+                        | "?"
+                        | "+"
+                        | "-"
+                        | "*"
+                        | "/"
+                        | "%"
+                        | "=="
+                        | "!="
+                        | "<"
+                        | "<="
+                        | ">"
+                        | ">="
+                        | "&&"
+                        | "||"
+                        | "!"
+                        | "=>"
+                )
+        }
+    };
+    if subject.kind == Kind::Ident && after.is("(") {
+        false
+    } else if subject.is(".") || after.is(".") || after.is(",") || after.is("...") {
+        false
+    } else if subject.is(",") {
+        true
+    } else if subject.kind == Kind::Ident
+        && subject.text == "in"
+        && before.is_some_and(|b| b.kind == Kind::Ident)
+    {
+        true // `for x in [a, b]`: `in` is a keyword here, not an index base
+    } else if after.is("[")
+        && (matches!(subject.kind, Kind::Ident | Kind::Number) || subject.brackets() < 0)
+    {
+        false
+    } else if subject.is("-") {
+        !negation_context(before)
+    } else if subject.is("!") {
+        false
+    } else if subject.is("{") || after.is("}") {
+        !(subject.is("{") && after.is("}"))
+    } else if subject.brackets() > 0 || after.brackets() < 0 {
+        false
+    } else {
+        true
+    }
+}
+
+/// One source line, split into cells the way hclwrite aligns them.
+struct Line<'a> {
+    tokens: Vec<Token<'a>>,
+    indent: usize,
+    /// Where the `=` of a single-line attribute is, if the line is one.
+    assign: Option<usize>,
+    /// Whether the last token is a trailing comment to align.
+    comment: bool,
+}
+
+impl<'a> Line<'a> {
+    fn new(tokens: Vec<Token<'a>>) -> Line<'a> {
+        let multiline = tokens.iter().any(|t| t.text.contains('\n'));
+        let comment = !multiline && tokens.len() > 1 && tokens[tokens.len() - 1].is_comment();
+        let lead_end = tokens.len() - usize::from(comment);
+        let assign = (1..lead_end)
+            .find(|&i| tokens[i].is("="))
+            .filter(|&i| tokens[i..lead_end].iter().map(Token::brackets).sum::<i32>() == 0)
+            .filter(|&i| !tokens[..i].iter().any(|t| t.text.contains('\n')));
+        Line {
+            tokens,
+            indent: 0,
+            assign,
+            comment,
+        }
+    }
+
+    fn is_blank(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    fn code_end(&self) -> usize {
+        self.tokens.len() - usize::from(self.comment)
+    }
+
+    /// The tokens in `range`, spaced; `range.start` gets no leading space.
+    fn join(&self, range: std::ops::Range<usize>) -> String {
+        let mut s = String::new();
+        for i in range.clone() {
+            if i > range.start {
+                let before = i.checked_sub(2).map(|k| &self.tokens[k]);
+                if space_after(before, &self.tokens[i - 1], &self.tokens[i]) {
+                    s.push(' ');
+                }
+            }
+            s.push_str(self.tokens[i].out());
+        }
+        s
+    }
+
+    /// The last token that is not a comment opens a bracket.
+    fn opens(&self) -> bool {
+        self.tokens[..self.code_end()]
+            .last()
+            .is_some_and(|t| t.brackets() > 0)
+    }
+
+    fn closes_first(&self) -> bool {
+        self.tokens.first().is_some_and(|t| t.brackets() < 0)
+    }
+}
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Re-spaces `src`: indentation, token spacing, alignment and blank lines.
+fn layout(src: &str, block_ends: &BTreeSet<usize>) -> String {
+    let mut lines: Vec<Line> = Vec::new();
+    let mut current = Vec::new();
+    for t in lex(src) {
+        if t.kind == Kind::Newline {
+            lines.push(Line::new(std::mem::take(&mut current)));
+        } else {
+            current.push(t);
+        }
+    }
+    lines.push(Line::new(current));
+
+    // Indentation: hclwrite's stack of per-line net bracket counts, which
+    // keeps lopsided bracketing (`}, {` or `])`) from drifting.
+    let mut stack: Vec<i32> = Vec::new();
+    for line in &mut lines {
+        if line.is_blank() {
+            continue;
+        }
+        let net: i32 = line.tokens.iter().map(Token::brackets).sum();
+        if net > 0 {
+            line.indent = stack.len();
+            stack.push(net);
+            continue;
+        }
+        let mut closed = -net;
+        while closed > 0 {
+            let Some(top) = stack.last_mut() else { break };
+            if closed >= *top {
+                closed -= *top;
+                stack.pop();
+            } else {
+                *top -= closed;
+                closed = 0;
+            }
+        }
+        line.indent = stack.len();
+    }
+
+    // Cells: lead (before `=`), assign (from `=`), comment.
+    struct Cells {
+        lead: String,
+        assign: String,
+        comment: String,
+        eq_pad: usize,
+    }
+    let mut cells: Vec<Cells> = lines
+        .iter()
+        .map(|line| {
+            let code_end = line.code_end();
+            let lead_end = line.assign.unwrap_or(code_end);
+            Cells {
+                lead: format!("{}{}", "  ".repeat(line.indent), line.join(0..lead_end)),
+                assign: line
+                    .assign
+                    .map_or(String::new(), |i| line.join(i..code_end)),
+                comment: if line.comment {
+                    line.tokens[code_end].out().to_string()
+                } else {
+                    String::new()
+                },
+                eq_pad: 1,
+            }
+        })
+        .collect();
+
+    // Align `=` over runs of consecutive single-line attributes.
+    let mut run: Vec<usize> = Vec::new();
+    for i in 0..=lines.len() {
+        if i < lines.len() && lines[i].assign.is_some() {
+            run.push(i);
+            continue;
+        }
+        let max = run
+            .iter()
+            .map(|&k| width(&cells[k].lead))
+            .max()
+            .unwrap_or(0);
+        for &k in &run {
+            cells[k].eq_pad = max - width(&cells[k].lead) + 1;
+        }
+        run.clear();
+    }
+    let code = |c: &Cells| {
+        if c.assign.is_empty() {
+            c.lead.clone()
+        } else {
+            format!("{}{}{}", c.lead, " ".repeat(c.eq_pad), c.assign)
+        }
+    };
+    let mut texts: Vec<String> = cells.iter().map(code).collect();
+
+    // Align trailing comments over runs of consecutive commented lines.
+    for i in 0..=lines.len() {
+        if i < lines.len() && lines[i].comment {
+            run.push(i);
+            continue;
+        }
+        let max = run.iter().map(|&k| width(&texts[k])).max().unwrap_or(0);
+        for &k in &run {
+            let pad = max - width(&texts[k]) + 1;
+            texts[k] = format!("{}{}{}", texts[k], " ".repeat(pad), cells[k].comment);
+        }
+        run.clear();
+    }
+
+    // Blank lines: none at the start or end, none just inside brackets, at
+    // most one in a row, and exactly one after each top-level block.
+    let mut out = String::new();
+    let mut prev: Option<&Line> = None;
+    let mut pending_blank = false;
+    let mut after_block = false;
+    for (line, text) in lines.iter().zip(texts) {
+        if line.is_blank() {
+            pending_blank = prev.is_some();
+            continue;
+        }
+        let inside_brackets = prev.is_some_and(Line::opens) || line.closes_first();
+        if after_block || (pending_blank && !inside_brackets) {
+            out.push('\n');
+        }
+        out.push_str(&text);
+        out.push('\n');
+        after_block = line
+            .tokens
+            .iter()
+            .any(|t| t.is("}") && block_ends.contains(&t.start));
+        pending_blank = false;
+        prev = Some(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{SourceFile, parse_files};
+
+    fn fmt(text: &str) -> String {
+        format("t.hcl", text).unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    #[test]
+    fn aligns_equals_in_a_run_of_single_line_attributes() {
+        let text = "user \"a\" {\nemail = \"a@x\"\n    github=\"a\"\n  aws =  \"arn\"\n}\n";
+        assert_eq!(
+            fmt(text),
+            "user \"a\" {\n  email  = \"a@x\"\n  github = \"a\"\n  aws    = \"arn\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_multi_line_value_ends_the_run() {
+        let text = "statement {\n  actions = [\"a\"]\n  resources = [\n\"x\",\n  ]\n  b = 1\n}\n";
+        assert_eq!(
+            fmt(text),
+            "statement {\n  actions = [\"a\"]\n  resources = [\n    \"x\",\n  ]\n  b = 1\n}\n"
+        );
+    }
+
+    #[test]
+    fn blank_and_comment_lines_end_the_run() {
+        let text = "x {\n  a = 1\n\n  bbb = 2\n  # c\n  cc = 3\n  d = 4\n}\n";
+        assert_eq!(
+            fmt(text),
+            "x {\n  a = 1\n\n  bbb = 2\n  # c\n  cc = 3\n  d  = 4\n}\n"
+        );
+    }
+
+    #[test]
+    fn keeps_and_aligns_comments() {
+        let text = "# top\nsettings {\n  branch = \"main\" # the truth\n  github_repository = \"a/b\"   # gh\n  // inner\n  /* block */ admins = []\n}\n";
+        assert_eq!(
+            fmt(text),
+            "# top\nsettings {\n  branch            = \"main\" # the truth\n  github_repository = \"a/b\"  # gh\n  // inner\n  /* block */ admins = []\n}\n"
+        );
+    }
+
+    #[test]
+    fn one_blank_line_between_top_level_blocks() {
+        let text = "\n\nteam \"a\" { members = [\"x\"] }\nteam \"b\" {members=[\"y\",\"z\"]}\n\n\n\n# about c\nteam \"c\" {\n\n  members = []\n\n}\n\n\n";
+        assert_eq!(
+            fmt(text),
+            "team \"a\" { members = [\"x\"] }\n\nteam \"b\" { members = [\"y\", \"z\"] }\n\n# about c\nteam \"c\" {\n  members = []\n}\n"
+        );
+    }
+
+    #[test]
+    fn removes_trailing_whitespace_tabs_and_crlf() {
+        let text = "user \"a\" {\r\n\temail = \"a\"   \r\n  aws = \"b\" # c   \r\n}";
+        assert_eq!(
+            fmt(text),
+            "user \"a\" {\n  email = \"a\"\n  aws   = \"b\" # c\n}\n"
+        );
+    }
+
+    #[test]
+    fn strings_and_heredocs_are_copied_verbatim() {
+        let text = "x {\n  a = \"  ${ b }  $${c} \\\" {\"\n  h = <<EOT\n   keep   \n  this\nEOT\n  s = \"%{ if true }x%{ endif }\"\n}\n";
+        assert_eq!(fmt(text), text);
+    }
+
+    #[test]
+    fn spaces_expressions_like_terraform() {
+        let text = "x {\n  a = f( 1 ,2 )\n  b = [ for v in [1,2] : v ]\n  c = a.b [0]\n  d = - 1\n  e = 1 -2\n  g = ! true\n  h = {k=1}\n  i = {}\n}\n";
+        assert_eq!(
+            fmt(text),
+            "x {\n  a = f(1, 2)\n  b = [for v in [1, 2] : v]\n  c = a.b[0]\n  d = -1\n  e = 1 - 2\n  g = !true\n  h = { k = 1 }\n  i = {}\n}\n"
+        );
+    }
+
+    #[test]
+    fn nested_brackets_indent_by_two() {
+        let text = "role \"r\" {\nstatement {\nactions = [\n\"a\",\n\"b\", # why\n]\n}\n}\n";
+        assert_eq!(
+            fmt(text),
+            "role \"r\" {\n  statement {\n    actions = [\n      \"a\",\n      \"b\", # why\n    ]\n  }\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_is_a_diagnostic_at_its_position() {
+        let d = format("people.hcl", "user \"a\" {\n  email = \n}\n").unwrap_err();
+        assert!(
+            d.to_string().starts_with("people.hcl:2:") && d.message.contains("syntax error"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn empty_input_stays_empty() {
+        assert_eq!(fmt(""), "");
+        assert_eq!(fmt("\n\n  \n"), "");
+    }
+
+    /// Every shipped example and policy: formatting is idempotent and keeps
+    /// the model (definitions and requests) exactly as it was.
+    #[test]
+    fn shipped_files_keep_their_meaning_and_are_stable() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![root.join("policies"), root.join("examples/acme")];
+        for entry in std::fs::read_dir(root.join("examples/invalid")).unwrap() {
+            let dir = entry.unwrap().path();
+            if dir.is_dir() {
+                dirs.push(dir);
+            }
+        }
+        let mut checked = 0;
+        for dir in dirs {
+            let files = crate::worktree::read_hcl_files(&dir).unwrap();
+            let mut formatted = Vec::new();
+            let mut syntax_errors = 0;
+            for f in &files {
+                match format(&f.path, &f.text) {
+                    Ok(out) => {
+                        assert_eq!(
+                            format(&f.path, &out).unwrap(),
+                            out,
+                            "{}/{} is not stable",
+                            dir.display(),
+                            f.path
+                        );
+                        formatted.push(SourceFile {
+                            path: f.path.clone(),
+                            text: out,
+                        });
+                        checked += 1;
+                    }
+                    Err(_) => {
+                        syntax_errors += 1;
+                        formatted.push(f.clone());
+                    }
+                }
+            }
+            let (before, _) = parse_files(&files);
+            let (after, _) = parse_files(&formatted);
+            assert_eq!(before.defs, after.defs, "{}", dir.display());
+            assert_eq!(before.requests, after.requests, "{}", dir.display());
+            if !dir.ends_with("syntax-error") {
+                assert_eq!(syntax_errors, 0, "{}", dir.display());
+            }
+        }
+        assert!(checked > 40, "only {checked} files checked");
+    }
+
+    #[test]
+    fn acme_and_policies_are_canonical() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for dir in ["policies", "examples/acme"] {
+            for f in crate::worktree::read_hcl_files(&root.join(dir)).unwrap() {
+                assert_eq!(
+                    format(&f.path, &f.text).unwrap(),
+                    f.text,
+                    "{dir}/{}",
+                    f.path
+                );
+            }
+        }
+    }
+}
