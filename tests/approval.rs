@@ -1726,3 +1726,70 @@ fn deleting_the_request_file_ends_it() {
     let s = repo.status(NOW);
     assert!(listed(&s).is_empty(), "{s:#}");
 }
+
+#[test]
+fn an_approved_trust_anchor_starts_the_walk_there() {
+    let repo = Repo::standard();
+    // Early history without approvals: mallory made herself a DBA unapproved.
+    repo.write(
+        "people.hcl",
+        &PEOPLE_HCL.replace(
+            "members = [\"bob\", \"carol\"]",
+            "members = [\"bob\", \"carol\", \"mallory\"]",
+        ),
+    );
+    let anchor = repo.commit("mallory", "2026-11-23T08:10:00Z", "Imported history", &[]);
+    // The admins decide to trust the state at `anchor`.
+    let settings = JIT_HCL.replace(
+        "  admins = [\"team:security\"]",
+        &format!("  admins = [\"team:security\"]\n  trust_anchor = \"{anchor}\""),
+    );
+    repo.write("jit.hcl", &settings);
+    repo.commit(
+        "erin",
+        "2026-11-23T08:20:00Z",
+        "Trust the imported state",
+        &["frank"],
+    );
+    repo.write(
+        "requests/alice-db.hcl",
+        &request("alice-db", "alice", "db-read", "2h"),
+    );
+    repo.commit("alice", "2026-11-23T09:00:00Z", "Request", &["mallory"]);
+    assert_eq!(
+        active(&repo.status("2026-11-23T09:30:00Z")),
+        ["alice-db"],
+        "mallory is a DBA from the anchor on"
+    );
+}
+
+#[test]
+fn an_unapproved_trust_anchor_is_refused() {
+    let repo = Repo::standard();
+    repo.write(
+        "people.hcl",
+        &PEOPLE_HCL.replace(
+            "members = [\"bob\", \"carol\"]",
+            "members = [\"bob\", \"carol\", \"mallory\"]",
+        ),
+    );
+    let sneaky = repo.commit("mallory", "2026-11-23T08:10:00Z", "Join dba", &[]);
+    let settings = JIT_HCL.replace(
+        "  admins = [\"team:security\"]",
+        &format!("  admins = [\"team:security\"]\n  trust_anchor = \"{sneaky}\""),
+    );
+    repo.write("jit.hcl", &settings);
+    repo.commit(
+        "mallory",
+        "2026-11-23T08:20:00Z",
+        "Trust my commit",
+        &["bob"],
+    );
+    let out = repo.jit(&["status", "--json", "--now", "2026-11-23T09:30:00Z"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("trust_anchor") && stderr(&out).contains("not approved"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -67,9 +67,17 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
     let files = super::read_files(repo, &head_tree, super::is_live)?;
     let (head_repo, mut diags) = config::parse_files(&files);
     diag::sort(&mut diags);
+    let anchor = head_repo.defs.settings.trust_anchor.as_deref();
+    let chain = from_anchor(repo, chain, anchor)?;
 
     let mut approvals = Approvals::default();
     let defs_walk = walk_definitions(repo, &chain, &mut approvals)?;
+    if defs_walk.effective.settings.trust_anchor.as_deref() != anchor {
+        anyhow::bail!(
+            "settings.trust_anchor = {:?} at the head of {branch} is not approved: the settings change that set it needs the admins' approval",
+            anchor.unwrap_or_default()
+        );
+    }
     let requests = resolve_requests(
         repo,
         &chain,
@@ -104,6 +112,32 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
         commits_walked: chain.len(),
         forge_calls: approvals.github.as_ref().map_or(0, |g| g.calls),
     })
+}
+
+/// The part of the chain from the trust anchor on: the anchor's definitions
+/// are trusted as the root's would be. The anchor must be a first-parent
+/// ancestor; whether the setting itself was approved is checked after the walk.
+fn from_anchor(
+    repo: &Repository,
+    chain: Vec<Oid>,
+    anchor: Option<&str>,
+) -> anyhow::Result<Vec<Oid>> {
+    let Some(anchor) = anchor else {
+        return Ok(chain);
+    };
+    let oid = repo
+        .revparse_single(anchor)
+        .and_then(|o| o.peel_to_commit())
+        .map(|c| c.id())
+        .map_err(|_| {
+            anyhow::anyhow!("settings.trust_anchor {anchor:?} is not a commit in this repository")
+        })?;
+    match chain.iter().position(|c| *c == oid) {
+        Some(i) => Ok(chain[i..].to_vec()),
+        None => anyhow::bail!(
+            "settings.trust_anchor {anchor:?} is not on the branch's first-parent history"
+        ),
+    }
 }
 
 /// First-parent commits from the root to `head`, oldest first.
@@ -358,10 +392,18 @@ pub fn evidence(
             side.into_iter().next().unwrap_or_else(|| commit.clone())
         }
     };
-    let author_email = author_commit.author().email().unwrap_or_default().to_string();
+    let author_email = author_commit
+        .author()
+        .email()
+        .unwrap_or_default()
+        .to_string();
     let bot = &defs.settings.bot.email;
     let by_bot = author_email.eq_ignore_ascii_case(bot)
-        || commit.author().email().unwrap_or_default().eq_ignore_ascii_case(bot);
+        || commit
+            .author()
+            .email()
+            .unwrap_or_default()
+            .eq_ignore_ascii_case(bot);
     Ok(Evidence {
         commit: commit.id().to_string(),
         author_email,
