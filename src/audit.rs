@@ -447,7 +447,10 @@ fn lifecycle_events(lc: &Lifecycle, now: DateTime<Utc>, out: &mut Vec<Event>) {
 
     if let Verdict::Approved { approvers } = &lc.verdict {
         let detail = if approvers.is_empty() {
-            format!("auto-approved: contract `{}` needs only the merge", lc.contract)
+            format!(
+                "auto-approved: contract `{}` needs only the merge",
+                lc.contract
+            )
         } else {
             format!("approved by {}", approvers.join(", "))
         };
@@ -568,7 +571,9 @@ fn ending_kind(
                 _ => EventKind::Revoked,
             };
             let mut detail = match (kind, &t.revoked_by) {
-                (EventKind::Revoked, Some(by)) => format!("revoked by {by} (jit revoke)"),
+                (EventKind::Revoked, Some(_)) => {
+                    format!("ended early by {} (jit revoke)", ending.by)
+                }
                 (EventKind::Revoked, None) => "revoked by jit".to_string(),
                 _ => "revoked and archived by jit".to_string(),
             };
@@ -637,8 +642,7 @@ fn stray_events(stray: &StrayArchive, out: &mut Vec<Event>) {
     if let Some(start) = t.granted {
         out.push(Event {
             time: start,
-            detail: "recorded only by an archive commit; the request was never in requests/"
-                .into(),
+            detail: "recorded only by an archive commit; the request was never in requests/".into(),
             ..base.clone()
         });
     }
@@ -763,7 +767,8 @@ impl Filter {
         Filter::same(&self.contract, Some(&lc.contract))
             && Filter::same(&self.request, Some(&lc.request))
             && self.user_in(
-                std::iter::once(lc.requester.as_str()).chain(lc.approvers().iter().map(|s| s.as_str())),
+                std::iter::once(lc.requester.as_str())
+                    .chain(lc.approvers().iter().map(|s| s.as_str())),
             )
     }
 
@@ -861,7 +866,11 @@ pub fn counts(grants: &[Grant], tolerance: Duration) -> Counts {
 
 /// The history checks of `--verify`: every grant's revocation committed within
 /// `tolerance` of its end, and every recorded grant validly approved.
-pub fn verify_history(history: &History, now: DateTime<Utc>, tolerance: Duration) -> Vec<Violation> {
+pub fn verify_history(
+    history: &History,
+    now: DateTime<Utc>,
+    tolerance: Duration,
+) -> Vec<Violation> {
     let tol = tolerance.to_delta();
     let mut out = Vec::new();
     let about = |lc: &Lifecycle, check, time, commit: Oid, detail| Violation {
@@ -1110,7 +1119,11 @@ pub fn report(
                     "window ended; not yet revoked and archived".to_string()
                 }
                 (GrantState::Ended { late }, Some(e)) if *late < TimeDelta::zero() => {
-                    let why = e.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+                    let why = e
+                        .reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default();
                     format!("revoked early by {}{why}", e.by)
                 }
                 (GrantState::Ended { late }, _) if *late > tolerance.to_delta() => {
@@ -1196,8 +1209,10 @@ mod tests {
 
     #[test]
     fn auto_approve_is_not_an_approver() {
-        let t = ArchiveTrailers::parse("jit: expire x\n\nJit-Request: x\nJit-Approved-By: auto-approve\n")
-            .unwrap();
+        let t = ArchiveTrailers::parse(
+            "jit: expire x\n\nJit-Request: x\nJit-Approved-By: auto-approve\n",
+        )
+        .unwrap();
         assert!(t.auto_approve && t.approved_by.is_empty());
     }
 

@@ -274,61 +274,34 @@ fn scan_number(b: &[u8], i: usize) -> usize {
 /// Whether one space goes between `subject` and `after` (`before` precedes
 /// `subject` on the line). hclwrite's rules, for whole-string tokens.
 fn space_after(before: Option<&Token>, subject: &Token, after: &Token) -> bool {
-    let negation_context = |t: Option<&Token>| match t {
-        None => true,
-        Some(t) => {
-            t.kind == Kind::Punct
-                && matches!(
-                    t.text,
-                    "(" | "{"
-                        | "["
-                        | "="
-                        | ":"
-                        | ","
-                        | "?"
-                        | "+"
-                        | "-"
-                        | "*"
-                        | "/"
-                        | "%"
-                        | "=="
-                        | "!="
-                        | "<"
-                        | "<="
-                        | ">"
-                        | ">="
-                        | "&&"
-                        | "||"
-                        | "!"
-                        | "=>"
-                )
+    // After these (or at the start of a line) a minus negates: `= -1`, `(-x`.
+    const NEGATING: &[&str] = &[
+        "(", "{", "[", "=", ":", ",", "?", "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">",
+        ">=", "&&", "||", "!", "=>",
+    ];
+    let negation_context =
+        |t: Option<&Token>| t.is_none_or(|t| t.kind == Kind::Punct && NEGATING.contains(&t.text));
+    // The first rule that applies decides.
+    match () {
+        _ if subject.kind == Kind::Ident && after.is("(") => false,
+        _ if subject.is(".") || after.is(".") || after.is(",") || after.is("...") => false,
+        _ if subject.is(",") => true,
+        // `for x in [a, b]`: `in` is a keyword here, not an index base.
+        _ if subject.kind == Kind::Ident
+            && subject.text == "in"
+            && before.is_some_and(|b| b.kind == Kind::Ident) =>
+        {
+            true
         }
-    };
-    if subject.kind == Kind::Ident && after.is("(") {
-        false
-    } else if subject.is(".") || after.is(".") || after.is(",") || after.is("...") {
-        false
-    } else if subject.is(",") {
-        true
-    } else if subject.kind == Kind::Ident
-        && subject.text == "in"
-        && before.is_some_and(|b| b.kind == Kind::Ident)
-    {
-        true // `for x in [a, b]`: `in` is a keyword here, not an index base
-    } else if after.is("[")
-        && (matches!(subject.kind, Kind::Ident | Kind::Number) || subject.brackets() < 0)
-    {
-        false
-    } else if subject.is("-") {
-        !negation_context(before)
-    } else if subject.is("!") {
-        false
-    } else if subject.is("{") || after.is("}") {
-        !(subject.is("{") && after.is("}"))
-    } else if subject.brackets() > 0 || after.brackets() < 0 {
-        false
-    } else {
-        true
+        _ if after.is("[")
+            && (matches!(subject.kind, Kind::Ident | Kind::Number) || subject.brackets() < 0) =>
+        {
+            false
+        }
+        _ if subject.is("-") => !negation_context(before),
+        _ if subject.is("!") => false,
+        _ if subject.is("{") || after.is("}") => !(subject.is("{") && after.is("}")),
+        _ => subject.brackets() <= 0 && after.brackets() >= 0,
     }
 }
 

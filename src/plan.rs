@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::approval::Verdict;
-use crate::config::validate::{self, parse_principal_arn};
+use crate::config::validate::{self, PrincipalKind, parse_principal_arn};
 use crate::config::{Contract, Definitions, Mode};
 use crate::diag::Subject;
 use crate::git::history::{RequestRecord, Snapshot};
@@ -171,12 +171,6 @@ pub fn invalid_reason(
     if let Some(d) = broken {
         return Some(format!("contract `{}` has an error: {d}", contract.name));
     }
-    if contract.mode == Mode::AssumeRole {
-        return Some(format!(
-            "contract `{}` uses mode \"assume_role\", which this version of jit does not support yet; use \"inline_policy\" or \"managed_policy\"",
-            contract.name
-        ));
-    }
     None
 }
 
@@ -204,35 +198,189 @@ fn grant_for(
     } else {
         &req.resources
     };
-    let document = policy::minify(&policy::grant_document(
-        role,
-        resources,
-        start,
-        end,
-        contract.require_mfa,
-    ));
-    let target = match contract.mode {
-        Mode::ManagedPolicy => Target::managed(principal.kind, &principal.name, &req.name),
-        _ => Target::inline(principal.kind, &principal.name, &req.name),
+    let (target, account, document) = match contract.mode {
+        Mode::AssumeRole => {
+            let arn = contract.role_arn.as_deref().unwrap_or_default();
+            let assumed = parse_principal_arn(arn)
+                .filter(|p| p.kind == PrincipalKind::Role)
+                .ok_or_else(|| {
+                    format!(
+                        "contract `{}`: role_arn `{arn}` is not an IAM role ARN",
+                        contract.name
+                    )
+                })?;
+            let statement = policy::trust_statement(
+                &crate::iam::sid_for(&req.name),
+                &user.aws,
+                &user.name,
+                start,
+                end,
+                contract.require_mfa,
+            );
+            let target = Target::trust(&assumed.name, &req.name);
+            (target, assumed.account, policy::as_document(statement))
+        }
+        mode => {
+            let target = match mode {
+                Mode::ManagedPolicy => Target::managed(principal.kind, &principal.name, &req.name),
+                _ => Target::inline(principal.kind, &principal.name, &req.name),
+            };
+            let doc = policy::grant_document(role, resources, start, end, contract.require_mfa);
+            (target, principal.account, doc)
+        }
     };
     Ok(Grant {
         request: req.name.clone(),
         principal: user.aws.clone(),
-        account: principal.account,
+        account,
+        document: policy::minify(&document),
         target,
-        document,
         start,
         end,
         role: role.name.clone(),
     })
 }
 
+/// The IAM principal an object lives on (`user/<name>` or `role/<name>`).
 fn principal_key(target: &Target) -> String {
     match target {
         Target::UserPolicy { user, .. } => format!("user/{user}"),
-        Target::RolePolicy { role, .. } => format!("role/{role}"),
+        Target::RolePolicy { role, .. } | Target::TrustStatement { role, .. } => {
+            format!("role/{role}")
+        }
         Target::ManagedPolicy { principal, .. } => principal.clone(),
     }
+}
+
+/// Which IAM quota an object counts against, and how much of it it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Budget {
+    UserInline,
+    RoleInline,
+    ManagedCount,
+    Trust,
+}
+
+fn budget_of(g: &Grant) -> (Budget, usize) {
+    match &g.target {
+        Target::UserPolicy { .. } => (Budget::UserInline, policy::iam_size(&g.document)),
+        Target::RolePolicy { .. } => (Budget::RoleInline, policy::iam_size(&g.document)),
+        Target::ManagedPolicy { .. } => (Budget::ManagedCount, 1),
+        Target::TrustStatement { .. } => {
+            let doc: Value = serde_json::from_str(&g.document).unwrap_or_default();
+            (
+                Budget::Trust,
+                policy::iam_size(&policy::minify(&doc["Statement"][0])) + 1,
+            )
+        }
+    }
+}
+
+/// Requests that must not be applied: their principal is missing, or adding
+/// them breaks an IAM quota (reported naming the principal, quota and fix).
+fn check_principals_and_quotas(
+    desired: &[Grant],
+    iam: &BTreeMap<String, AccountState>,
+    quotas: &crate::config::Quotas,
+    errors: &mut Vec<String>,
+) -> BTreeSet<String> {
+    let mut blocked = BTreeSet::new();
+    let mut totals: BTreeMap<(String, String, Budget), usize> = BTreeMap::new();
+    for g in desired {
+        let Some(state) = iam.get(&g.account) else {
+            errors.push(format!("{}: account {} was not read", g.request, g.account));
+            blocked.insert(g.request.clone());
+            continue;
+        };
+        let key = principal_key(&g.target);
+        if !state.principals.contains(&key) {
+            errors.push(format!(
+                "{}: {key} does not exist in account {}; create the IAM principal or fix the user's aws ARN (or the contract's role_arn)",
+                g.request, g.account
+            ));
+            blocked.insert(g.request.clone());
+            continue;
+        }
+        let (budget, used) = budget_of(g);
+        let name = key.split_once('/').map_or(key.as_str(), |(_, n)| n);
+        let foreign = match budget {
+            Budget::UserInline | Budget::RoleInline => state.foreign_inline_size.get(&key),
+            Budget::ManagedCount => state.foreign_managed_count.get(&key),
+            Budget::Trust => state.foreign_trust_size.get(name),
+        };
+        *totals
+            .entry((g.account.clone(), key, budget))
+            .or_insert(foreign.copied().unwrap_or(0)) += used;
+        if let Target::ManagedPolicy { .. } = g.target {
+            let size = policy::iam_size(&g.document);
+            if size > quotas.managed_policy {
+                errors.push(format!(
+                    "{}: managed policy would be {size} characters, over IAM's quota of {} (settings.quotas.managed_policy); narrow the role",
+                    g.request, quotas.managed_policy
+                ));
+                blocked.insert(g.request.clone());
+            }
+        }
+    }
+    for g in desired {
+        let unchanged = iam
+            .get(&g.account)
+            .and_then(|s| s.find(&g.target))
+            .is_some_and(|o| {
+                policy::drift(
+                    &o.document,
+                    &serde_json::from_str(&g.document).unwrap_or_default(),
+                )
+                .is_none()
+            });
+        if unchanged {
+            continue;
+        }
+        let (budget, _) = budget_of(g);
+        let key = principal_key(&g.target);
+        let Some(total) = totals.get(&(g.account.clone(), key.clone(), budget)) else {
+            continue;
+        };
+        let (limit, what, setting, fix) = match budget {
+            Budget::UserInline => (
+                quotas.user_inline,
+                "inline policies",
+                "user_inline",
+                "use mode = \"managed_policy\" in its contract",
+            ),
+            Budget::RoleInline => (
+                quotas.role_inline,
+                "inline policies",
+                "role_inline",
+                "use mode = \"managed_policy\" in its contract",
+            ),
+            Budget::ManagedCount => (
+                quotas.managed_per_principal,
+                "attached managed policies",
+                "managed_per_principal",
+                "end other grants first",
+            ),
+            Budget::Trust => (
+                quotas.trust_policy,
+                "the trust policy",
+                "trust_policy",
+                "end other assume_role grants on this role first",
+            ),
+        };
+        if *total > limit {
+            let unit = if budget == Budget::ManagedCount {
+                ""
+            } else {
+                " characters"
+            };
+            errors.push(format!(
+                "{}: {what} of {key} would total {total}{unit}, over IAM's quota of {limit}; {fix}, or raise settings.quotas.{setting}",
+                g.request
+            ));
+            blocked.insert(g.request.clone());
+        }
+    }
+    blocked
 }
 
 /// Plans: what to grant, update, revoke and archive at `now`.
@@ -335,85 +483,7 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
 
     // Grants whose principal is missing, or that would break a quota, are
     // errors and are left out whole: never half-applied.
-    let quotas = &defs.settings.quotas;
-    let mut blocked: BTreeSet<String> = BTreeSet::new();
-    let mut inline_totals: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let mut managed_counts: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for g in &desired {
-        let Some(state) = iam.get(&g.account) else {
-            errors.push(format!("{}: account {} was not read", g.request, g.account));
-            blocked.insert(g.request.clone());
-            continue;
-        };
-        let key = principal_key(&g.target);
-        if !state.principals.contains(&key) {
-            errors.push(format!("{}: {key} does not exist in account {}; create the IAM principal or fix the user's aws ARN", g.request, g.account));
-            blocked.insert(g.request.clone());
-            continue;
-        }
-        let size = policy::iam_size(&g.document);
-        match &g.target {
-            Target::ManagedPolicy { .. } => {
-                if size > quotas.managed_policy {
-                    errors.push(format!(
-                        "{}: managed policy would be {size} characters, over IAM's quota of {} (settings.quotas.managed_policy); narrow the role",
-                        g.request, quotas.managed_policy
-                    ));
-                    blocked.insert(g.request.clone());
-                }
-                *managed_counts
-                    .entry((g.account.clone(), key.clone()))
-                    .or_insert(state.foreign_managed_count.get(&key).copied().unwrap_or(0)) += 1;
-            }
-            _ => {
-                *inline_totals
-                    .entry((g.account.clone(), key.clone()))
-                    .or_insert(state.foreign_inline_size.get(&key).copied().unwrap_or(0)) += size;
-            }
-        }
-    }
-    for g in &desired {
-        let key = (g.account.clone(), principal_key(&g.target));
-        let is_new_or_changed = iam
-            .get(&g.account)
-            .and_then(|s| s.find(&g.target))
-            .is_none_or(|o| {
-                policy::drift(
-                    &o.document,
-                    &serde_json::from_str(&g.document).unwrap_or_default(),
-                )
-                .is_some()
-            });
-        if !is_new_or_changed {
-            continue;
-        }
-        match &g.target {
-            Target::ManagedPolicy { .. } => {
-                let count = managed_counts.get(&key).copied().unwrap_or(0);
-                if count > quotas.managed_per_principal {
-                    errors.push(format!(
-                        "{}: {} would have {count} managed policies attached, over IAM's quota of {} (settings.quotas.managed_per_principal)",
-                        g.request, key.1, quotas.managed_per_principal
-                    ));
-                    blocked.insert(g.request.clone());
-                }
-            }
-            Target::UserPolicy { .. } | Target::RolePolicy { .. } => {
-                let (limit, setting) = match &g.target {
-                    Target::UserPolicy { .. } => (quotas.user_inline, "user_inline"),
-                    _ => (quotas.role_inline, "role_inline"),
-                };
-                let total = inline_totals.get(&key).copied().unwrap_or(0);
-                if total > limit {
-                    errors.push(format!(
-                        "{}: inline policies of {} would total {total} characters, over IAM's quota of {limit}; use mode = \"managed_policy\" in its contract, or raise settings.quotas.{setting}",
-                        g.request, key.1
-                    ));
-                    blocked.insert(g.request.clone());
-                }
-            }
-        }
-    }
+    let blocked = check_principals_and_quotas(&desired, iam, &defs.settings.quotas, &mut errors);
 
     // Desired vs. actual.
     let wanted: BTreeSet<(String, Target)> = desired
@@ -462,7 +532,14 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
             if wanted.contains(&(account.clone(), owned.target.clone())) {
                 continue;
             }
-            let request = owned.target.request().unwrap_or_default().to_string();
+            let request = snapshot
+                .requests
+                .iter()
+                .map(|r| r.request.name.as_str())
+                .find(|n| owned.target.is_for(n))
+                .or_else(|| owned.target.request())
+                .unwrap_or_default()
+                .to_string();
             let detail = not_active
                 .get(&request)
                 .cloned()
@@ -584,11 +661,7 @@ pub fn plan_revoke(
         .flatten();
     let mut actions = Vec::new();
     for (account, state) in iam {
-        for owned in state
-            .owned
-            .iter()
-            .filter(|o| o.target.request() == Some(name))
-        {
+        for owned in state.owned.iter().filter(|o| o.target.is_for(name)) {
             actions.push(Action {
                 action: ActionKind::Revoke,
                 request: name.to_string(),

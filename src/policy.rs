@@ -52,6 +52,32 @@ pub fn grant_document(
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// The trust statement for an assume_role grant: the user may assume the
+/// role inside the window, with MFA if required, under their own session name.
+pub fn trust_statement(
+    sid: &str,
+    principal: &str,
+    session_name: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    require_mfa: bool,
+) -> Value {
+    let mut condition = window_condition(start, end, require_mfa);
+    condition["StringEquals"] = json!({"sts:RoleSessionName": session_name});
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": "sts:AssumeRole",
+        "Condition": condition,
+    })
+}
+
+/// A single statement as a document, so statements compare like policies.
+pub fn as_document(statement: Value) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [statement]})
+}
+
 pub fn minify(doc: &Value) -> String {
     serde_json::to_string(doc).expect("a JSON value always serializes")
 }
@@ -63,6 +89,15 @@ pub fn iam_size(doc: &str) -> usize {
 
 /// Keys whose value IAM treats as a set whether written as one string or a list.
 const SET_KEYS: &[&str] = &["Action", "NotAction", "Resource", "NotResource"];
+
+/// Principal values IAM treats as sets too (`{"AWS": "arn"}` = `{"AWS": ["arn"]}`).
+fn normalize_principal(v: &mut Value) {
+    if let Value::Object(kinds) = v {
+        for (_, ids) in kinds.iter_mut() {
+            *ids = as_sorted_list(ids);
+        }
+    }
+}
 
 /// A canonical form: statements always a list; Action/Resource and condition
 /// values always sorted lists. Two documents mean the same when these are equal.
@@ -86,6 +121,11 @@ fn normalize_statement(s: &mut Value) {
     for key in SET_KEYS {
         if let Some(v) = obj.get_mut(*key) {
             *v = as_sorted_list(v);
+        }
+    }
+    for key in ["Principal", "NotPrincipal"] {
+        if let Some(v) = obj.get_mut(key) {
+            normalize_principal(v);
         }
     }
     if let Some(Value::Object(ops)) = obj.get_mut("Condition") {

@@ -51,7 +51,12 @@ impl PrPlan {
 }
 
 /// `head` is the branch's files (parsed), `head_diags` their problems.
-pub fn pr_plan(base: &Snapshot, head: &AccessRepo, head_diags: &[Diagnostic], head_sha: &str) -> PrPlan {
+pub fn pr_plan(
+    base: &Snapshot,
+    head: &AccessRepo,
+    head_diags: &[Diagnostic],
+    head_sha: &str,
+) -> PrPlan {
     let defs = &base.effective;
     let mut requests = Vec::new();
     let mut errors = Vec::new();
@@ -73,7 +78,10 @@ pub fn pr_plan(base: &Snapshot, head: &AccessRepo, head_diags: &[Diagnostic], he
         errors.extend(errs.iter().cloned());
         requests.push(describe(defs, req, change, errs));
     }
-    for name in base_requests.keys().filter(|n| !head.requests.contains_key(*n)) {
+    for name in base_requests
+        .keys()
+        .filter(|n| !head.requests.contains_key(*n))
+    {
         requests.push(PrRequest {
             request: name.clone(),
             change: "removed".into(),
@@ -100,13 +108,25 @@ pub fn pr_plan(base: &Snapshot, head: &AccessRepo, head_diags: &[Diagnostic], he
 
     let definition_changes = changed_objects(defs, &head.defs)
         .into_iter()
-        .map(|object| PrChange { needs: needs_for_definition(defs, &object), object: object.to_string() })
+        .map(|object| PrChange {
+            needs: needs_for_definition(defs, &object),
+            object: object.to_string(),
+        })
         .collect();
-    for d in head_diags.iter().filter(|d| d.is_error() && !matches!(d.subject, Subject::Request(_))) {
+    for d in head_diags
+        .iter()
+        .filter(|d| d.is_error() && !matches!(d.subject, Subject::Request(_)))
+    {
         errors.push(d.to_string());
     }
     errors.dedup();
-    PrPlan { base: base.head.to_string(), head: head_sha.to_string(), requests, definition_changes, errors }
+    PrPlan {
+        base: base.head.to_string(),
+        head: head_sha.to_string(),
+        requests,
+        definition_changes,
+        errors,
+    }
 }
 
 fn describe(defs: &Definitions, req: &Request, change: &str, errors: Vec<String>) -> PrRequest {
@@ -114,21 +134,38 @@ fn describe(defs: &Definitions, req: &Request, change: &str, errors: Vec<String>
     let user = defs.users.get(&req.requester);
     let needs = match contract {
         None => "no approval possible: unknown contract".to_string(),
-        Some(c) if c.auto_approve => format!("no approvals: contract `{}` is auto-approved on merge by {}", c.name, req.requester),
+        Some(c) if c.auto_approve => format!(
+            "no approvals: contract `{}` is auto-approved on merge by {}",
+            c.name, req.requester
+        ),
         Some(c) => {
-            let mut allowed: Vec<String> = defs.expand(&c.approvers).into_iter().filter(|u| u != &req.requester).collect();
+            let mut allowed: Vec<String> = defs
+                .expand(&c.approvers)
+                .into_iter()
+                .filter(|u| u != &req.requester)
+                .collect();
             allowed.sort();
             let mut s = format!(
                 "needs {} approval{} from {} ({})",
                 c.min_approvals,
                 if c.min_approvals == 1 { "" } else { "s" },
                 selector_list(&c.approvers),
-                if allowed.is_empty() { "nobody else is in that list".into() } else { allowed.join(", ") }
+                if allowed.is_empty() {
+                    "nobody else is in that list".into()
+                } else {
+                    allowed.join(", ")
+                }
             );
             if defs.expand(&c.approvers).contains(&req.requester) {
-                s.push_str(&format!("; {} cannot approve their own request", req.requester));
+                s.push_str(&format!(
+                    "; {} cannot approve their own request",
+                    req.requester
+                ));
             }
-            s.push_str(&format!("; the pull request must be opened by {}", req.requester));
+            s.push_str(&format!(
+                "; the pull request must be opened by {}",
+                req.requester
+            ));
             s
         }
     };
@@ -145,16 +182,27 @@ fn describe(defs: &Definitions, req: &Request, change: &str, errors: Vec<String>
             Some(c) if req.resources.is_empty() => c.resources.clone(),
             _ => req.resources.clone(),
         },
-        duration: defs.duration_of(req).map(|d| d.to_string()).unwrap_or_default(),
-        mode: contract.map(|c| c.mode.as_str().to_string()).unwrap_or_default(),
+        duration: defs
+            .duration_of(req)
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        mode: contract
+            .map(|c| c.mode.as_str().to_string())
+            .unwrap_or_default(),
         needs,
     }
 }
 
 fn needs_for_definition(before: &Definitions, object: &Object) -> String {
-    let groups: Vec<String> = required_groups(before, object).iter().map(|g| selector_list(g)).collect();
+    let groups: Vec<String> = required_groups(before, object)
+        .iter()
+        .map(|g| selector_list(g))
+        .collect();
     if groups.iter().any(|g| g.is_empty()) {
         return "cannot be approved: nobody is allowed (settings.admins is empty)".into();
     }
-    format!("needs approval from {} (not the author); until then the current version stands", groups.join(" and from "))
+    format!(
+        "needs approval from {} (not the author); until then the current version stands",
+        groups.join(" and from ")
+    )
 }

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 const NOW: &str = "2026-11-23T12:00:00Z";
 const ALICE_ARN: &str = "arn:aws:iam::123456789012:user/alice";
-const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+const POLICY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
 
 fn audit(repo: &Repo, args: &[&str]) -> Output {
     let mut all = vec!["--now", NOW, "audit"];
@@ -126,7 +127,12 @@ fn story() -> Repo {
         "requests/alice-db.hcl",
         &request("alice-db", "alice", "db-read", "2h"),
     );
-    repo.commit("alice", "2026-11-23T09:00:00Z", "Request db access", &["bob"]);
+    repo.commit(
+        "alice",
+        "2026-11-23T09:00:00Z",
+        "Request db access",
+        &["bob"],
+    );
 
     repo.write(
         "requests/carol-db.hcl",
@@ -146,13 +152,15 @@ fn story() -> Repo {
     );
 
     repo.remove("requests/carol-db.hcl");
-    repo.commit("carol", "2026-11-23T09:20:00Z", "INC-1 fixed, dropping access", &[]);
-
-    let contracts = CONTRACTS_HCL.replacen(
-        "max_duration     = \"4h\"",
-        "max_duration     = \"8h\"",
-        1,
+    repo.commit(
+        "carol",
+        "2026-11-23T09:20:00Z",
+        "INC-1 fixed, dropping access",
+        &[],
     );
+
+    let contracts =
+        CONTRACTS_HCL.replacen("max_duration     = \"4h\"", "max_duration     = \"8h\"", 1);
     repo.write("contracts/db.hcl", &contracts);
     repo.commit(
         "erin",
@@ -162,7 +170,12 @@ fn story() -> Repo {
     );
     let contracts = contracts.replace("min_approvals    = 2", "min_approvals    = 1");
     repo.write("contracts/db.hcl", &contracts);
-    repo.commit("mallory", "2026-11-23T10:30:00Z", "db-two: one approval is enough", &[]);
+    repo.commit(
+        "mallory",
+        "2026-11-23T10:30:00Z",
+        "db-two: one approval is enough",
+        &[],
+    );
 
     let trailers = expiry_trailers(
         "alice-db",
@@ -245,7 +258,10 @@ fn events_cover_every_outcome() {
     assert_eq!(r["by"], serde_json::json!(["carol"]));
     assert_eq!(r["reason"], "INC-1 fixed, dropping access");
     // The merged PR's side commit is carol's: she is the requester, bob approved.
-    assert_eq!(find(&all, "requested", "carol-db")["by"], serde_json::json!(["carol"]));
+    assert_eq!(
+        find(&all, "requested", "carol-db")["by"],
+        serde_json::json!(["carol"])
+    );
 
     // Never approved: a requested event saying why, nothing after it.
     let m = find(&all, "requested", "mallory-db");
@@ -260,7 +276,13 @@ fn events_cover_every_outcome() {
 
     // Still active: granted with time left, no end.
     let g = find(&all, "granted", "erin-auto");
-    assert!(g["detail"].as_str().unwrap().starts_with("active until 2026-11-23T12:30:00Z"), "{g}");
+    assert!(
+        g["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("active until 2026-11-23T12:30:00Z"),
+        "{g}"
+    );
     assert!(
         find(&all, "approved", "erin-auto")["detail"]
             .as_str()
@@ -301,23 +323,24 @@ fn each_filter_narrows_the_events() {
             pair("revoked", "carol-db")
         ]
     );
-    // A user's events: as requester, actor, or approver.
+    // A user's events: as requester, actor, or approver (every event of a
+    // grant bob approved lists him among its approvers).
     let bob = requests(&["--user", "bob"]);
     assert_eq!(
         bob,
         [
+            pair("requested", "alice-db"),
             pair("approved", "alice-db"),
             pair("granted", "alice-db"),
+            pair("requested", "carol-db"),
             pair("approved", "carol-db"),
             pair("granted", "carol-db"),
             pair("revoked", "carol-db"),
             pair("expired", "alice-db"),
         ]
     );
-    assert!(
-        requests(&["--user", "mallory"])
-            .contains(&pair("changed", "contract:db-two"))
-    );
+    assert!(requests(&["--user", "frank"]).contains(&pair("changed", "contract:db-read")));
+    assert!(requests(&["--user", "mallory"]).contains(&pair("changed", "contract:db-two")));
     assert_eq!(
         requests(&["--contract", "db-auto"]),
         [
@@ -333,8 +356,16 @@ fn each_filter_narrows_the_events() {
     );
     // Half-open period: since inclusive, until exclusive; dates mean midnight UTC.
     assert_eq!(
-        requests(&["--since", "2026-11-23T09:20:00Z", "--until", "2026-11-23T10:30:00Z"]),
-        [pair("revoked", "carol-db"), pair("changed", "contract:db-read")]
+        requests(&[
+            "--since",
+            "2026-11-23T09:20:00Z",
+            "--until",
+            "2026-11-23T10:30:00Z"
+        ]),
+        [
+            pair("revoked", "carol-db"),
+            pair("changed", "contract:db-read")
+        ]
     );
     assert!(requests(&["--since", "2026-11-24"]).is_empty());
     assert_eq!(requests(&["--until", "2026-11-23"]), []);
@@ -354,8 +385,23 @@ fn csv_json_and_table_shapes() {
     let repo = story();
     let json = audit_ok(&repo, &["--format", "json"]);
     let fields = [
-        "event", "time", "request", "contract", "requester", "principal", "role", "resources",
-        "start", "end", "by", "approvers", "approved", "reason", "object", "commit", "detail",
+        "event",
+        "time",
+        "request",
+        "contract",
+        "requester",
+        "principal",
+        "role",
+        "resources",
+        "start",
+        "end",
+        "by",
+        "approvers",
+        "approved",
+        "reason",
+        "object",
+        "commit",
+        "detail",
     ];
     for line in json.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
@@ -389,12 +435,20 @@ fn csv_json_and_table_shapes() {
     let table = audit_ok(&repo, &[]);
     let mut lines = table.lines();
     let header = lines.next().unwrap();
-    for col in ["TIME", "EVENT", "REQUEST", "USER", "CONTRACT", "BY", "COMMIT", "DETAIL"] {
+    for col in [
+        "TIME", "EVENT", "REQUEST", "USER", "CONTRACT", "BY", "COMMIT", "DETAIL",
+    ] {
         assert!(header.contains(col), "{header}");
     }
     let revoked = table.lines().find(|l| l.contains(" revoked ")).unwrap();
-    assert!(revoked.starts_with("2026-11-23T09:20:00Z  revoked"), "{table}");
-    assert!(revoked.contains("carol-db") && revoked.contains("carol"), "{revoked}");
+    assert!(
+        revoked.starts_with("2026-11-23T09:20:00Z  revoked"),
+        "{table}"
+    );
+    assert!(
+        revoked.contains("carol-db") && revoked.contains("carol"),
+        "{revoked}"
+    );
     assert_eq!(table.lines().count(), json.lines().count() + 1);
 }
 
@@ -409,7 +463,12 @@ fn applied() -> (Repo, Moto) {
         "requests/alice-db.hcl",
         &request("alice-db", "alice", "db-read", "2h"),
     );
-    repo.commit("alice", "2026-11-23T09:00:00Z", "Request db access", &["bob"]);
+    repo.commit(
+        "alice",
+        "2026-11-23T09:00:00Z",
+        "Request db access",
+        &["bob"],
+    );
     repo.push();
     for now in ["2026-11-23T09:30:00Z", "2026-11-23T11:05:00Z"] {
         let out = repo.jit(&["--now", now, "apply", "--auto-approve"], &moto.env());
@@ -446,12 +505,71 @@ fn apply_archives_are_read_and_a_clean_history_verifies() {
     assert_eq!(e["commit"], repo.head());
 
     let out = verify(&repo, Some(&moto), &[]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
     assert!(
         text.starts_with("OK: 1 grant(s) checked (1 ended, 0 active): 1 ended on time, no jit-* object in IAM past its window"),
         "{text}"
     );
+}
+
+#[test]
+fn jit_revoke_is_an_early_revocation_by_the_revoker_with_its_reason() {
+    let moto = Moto::start();
+    moto.create_user("alice");
+    let repo = Repo::standard();
+    repo.write(
+        "requests/alice-db.hcl",
+        &request("alice-db", "alice", "db-read", "2h"),
+    );
+    repo.commit(
+        "alice",
+        "2026-11-23T09:00:00Z",
+        "Request db access",
+        &["bob"],
+    );
+    repo.push();
+    let run = |args: &[&str]| {
+        let out = repo.jit(args, &moto.env());
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    };
+    run(&["--now", "2026-11-23T09:30:00Z", "apply", "--auto-approve"]);
+    repo.git(&["config", "user.name", "Erin"]);
+    repo.git(&["config", "user.email", "erin@acme.example"]);
+    run(&[
+        "--now",
+        "2026-11-23T10:00:00Z",
+        "revoke",
+        "alice-db",
+        "--reason",
+        "INC-1 closed",
+    ]);
+
+    let all = events(&repo, &[]);
+    let r = find(&all, "revoked", "alice-db");
+    assert_eq!(r["time"], "2026-11-23T10:00:00Z");
+    assert_eq!(
+        r["by"],
+        serde_json::json!(["erin"]),
+        "Jit-Revoked-By, as a user"
+    );
+    assert_eq!(r["reason"], "INC-1 closed");
+    assert_eq!(r["commit"], repo.head());
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ended early by erin (jit revoke)"),
+        "{r}"
+    );
+    let out = verify(&repo, Some(&moto), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
 #[test]
@@ -461,7 +579,12 @@ fn verify_flags_a_late_revocation_beyond_the_tolerance() {
         "requests/alice-db.hcl",
         &request("alice-db", "alice", "db-read", "2h"),
     );
-    repo.commit("alice", "2026-11-23T09:00:00Z", "Request db access", &["bob"]);
+    repo.commit(
+        "alice",
+        "2026-11-23T09:00:00Z",
+        "Request db access",
+        &["bob"],
+    );
     let trailers = expiry_trailers(
         "alice-db",
         "alice",
@@ -495,7 +618,11 @@ fn verify_flags_a_late_revocation_beyond_the_tolerance() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let bad = verify(&repo, None, &["--tolerance", "soon"]);
     assert_eq!(bad.status.code(), Some(2), "clap usage error");
-    assert!(stderr(&bad).contains("invalid duration"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("invalid duration"),
+        "{}",
+        stderr(&bad)
+    );
 
     // JSON Lines: one object per finding, with the check's stable name.
     let out = verify(&repo, None, &["--format", "json"]);
@@ -515,7 +642,12 @@ fn verify_flags_a_request_that_ended_but_was_never_archived() {
         "requests/alice-db.hcl",
         &request("alice-db", "alice", "db-read", "1h"),
     );
-    repo.commit("alice", "2026-11-23T09:00:00Z", "Request db access", &["bob"]);
+    repo.commit(
+        "alice",
+        "2026-11-23T09:00:00Z",
+        "Request db access",
+        &["bob"],
+    );
     // Ended 10:00; NOW is 12:00.
     let out = verify(&repo, None, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
@@ -529,11 +661,20 @@ fn verify_flags_a_request_that_ended_but_was_never_archived() {
     let all = events(&repo, &[]);
     let e = find(&all, "expired", "alice-db");
     assert_eq!(e["by"], serde_json::json!([]));
-    assert!(e["detail"].as_str().unwrap().contains("not yet revoked"), "{e}");
+    assert!(
+        e["detail"].as_str().unwrap().contains("not yet revoked"),
+        "{e}"
+    );
 
     // Just ended, within the tolerance: not (yet) a problem.
     let out = repo.jit(
-        &["--now", "2026-11-23T10:10:00Z", "audit", "--verify", "--no-iam"],
+        &[
+            "--now",
+            "2026-11-23T10:10:00Z",
+            "audit",
+            "--verify",
+            "--no-iam",
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -544,11 +685,19 @@ fn verify_flags_a_jit_object_still_in_iam_past_its_window() {
     let (repo, moto) = applied();
     moto.put_user_policy("alice", "jit-old", POLICY);
     let out = verify(&repo, Some(&moto), &[]);
-    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
     assert!(text.contains("iam_past_window"), "{text}");
     assert!(
-        text.contains("IAM still holds inline policy jit-old on user/alice in account 123456789012"),
+        text.contains(
+            "IAM still holds inline policy jit-old on user/alice in account 123456789012"
+        ),
         "{text}"
     );
     // History alone is clean.
@@ -599,19 +748,31 @@ fn verify_flags_a_grant_without_valid_approval() {
         )),
         "{text}"
     );
-    assert!(text.contains("mallory cannot approve their own change"), "{text}");
+    assert!(
+        text.contains("mallory cannot approve their own change"),
+        "{text}"
+    );
 
     // The events show the recorded grant and flag it.
     let all = events(&repo, &[]);
     assert_eq!(find(&all, "requested", "mallory-db")["approved"], false);
     let g = find(&all, "granted", "mallory-db");
-    assert!(g["detail"].as_str().unwrap().contains("never validly approved"), "{g}");
+    assert!(
+        g["detail"]
+            .as_str()
+            .unwrap()
+            .contains("never validly approved"),
+        "{g}"
+    );
 }
 
 #[test]
 fn verify_flags_an_archive_commit_for_a_request_that_never_existed() {
     let repo = Repo::standard();
-    repo.write("archive/2026/11/ghost.hcl", &request("ghost", "alice", "db-read", "1h"));
+    repo.write(
+        "archive/2026/11/ghost.hcl",
+        &request("ghost", "alice", "db-read", "1h"),
+    );
     repo.git(&["add", "-A"]);
     let trailers = expiry_trailers(
         "ghost",
@@ -624,7 +785,12 @@ fn verify_flags_an_archive_commit_for_a_request_that_never_existed() {
     repo.git_as(
         "jit",
         "2026-11-23T10:00:00Z",
-        &["commit", "--quiet", "-m", &archive_message("expired", "ghost", &trailers)],
+        &[
+            "commit",
+            "--quiet",
+            "-m",
+            &archive_message("expired", "ghost", &trailers),
+        ],
     );
     let out = verify(&repo, None, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
@@ -651,7 +817,11 @@ fn report_is_an_evidence_document_for_the_period() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Wrote the evidence report (3 grant(s), 0 exception(s))"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Wrote the evidence report (3 grant(s), 0 exception(s))"),
+        "{}",
+        stderr(&out)
+    );
     let md = std::fs::read_to_string(&file).unwrap();
     for line in [
         "# Access evidence report",
@@ -680,7 +850,10 @@ fn report_is_an_evidence_document_for_the_period() {
     }
 
     // The same report on stdout; a period before anything happened is empty.
-    let md = audit_ok(&repo, &["--format", "markdown", "--until", "2026-11-23T08:30:00Z"]);
+    let md = audit_ok(
+        &repo,
+        &["--format", "markdown", "--until", "2026-11-23T08:30:00Z"],
+    );
     assert!(md.contains("No access was granted in the period."), "{md}");
     assert!(md.contains("n/a (no grant ended in the period)"), "{md}");
 
@@ -693,7 +866,10 @@ fn report_is_an_evidence_document_for_the_period() {
     let md = audit_ok(&repo, &["--format", "markdown"]);
     assert!(md.contains("- Exceptions: 1 (listed below)"), "{md}");
     assert!(md.contains("- **not revoked** `alice-db-2`:"), "{md}");
-    assert!(md.contains("On-time revocation rate: 66.7% (2 of 3)"), "{md}");
+    assert!(
+        md.contains("On-time revocation rate: 66.7% (2 of 3)"),
+        "{md}"
+    );
 }
 
 /// Streams `commits` to `git fast-import` on top of main.
@@ -753,14 +929,7 @@ fn thousands_of_commits_stream_through() {
             let (n, start) = open.pop_front().unwrap();
             let name = format!("r-{n:04}");
             archived += 1;
-            let trailers = expiry_trailers(
-                &name,
-                "alice",
-                "bob@acme.example",
-                "",
-                "",
-                "",
-            );
+            let trailers = expiry_trailers(&name, "alice", "bob@acme.example", "", "", "");
             let (granted, expires, revoked) = (iso(start), iso(start + 3600), iso(t));
             let trailers: Vec<(&str, &str)> = trailers
                 .into_iter()
@@ -815,7 +984,11 @@ fn thousands_of_commits_stream_through() {
     assert_eq!(count("requested"), requested);
     assert_eq!(count("approved"), requested);
     assert_eq!(count("granted"), requested);
-    assert_eq!(count("expired"), requested, "archived ones and the unarchived tail");
+    assert_eq!(
+        count("expired"),
+        requested,
+        "archived ones and the unarchived tail"
+    );
     assert!(archived > 600, "{archived}");
     let archived_expiries = all
         .iter()
@@ -828,7 +1001,12 @@ fn thousands_of_commits_stream_through() {
     );
 
     // --verify: the archived ones were on time; only the unarchived tail is flagged.
-    let out = repo.jit(&["--now", &now, "audit", "--verify", "--no-iam", "--format", "json"], &[]);
+    let out = repo.jit(
+        &[
+            "--now", &now, "audit", "--verify", "--no-iam", "--format", "json",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     let findings: Vec<Value> = stdout(&out)
         .lines()

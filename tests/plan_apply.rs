@@ -545,3 +545,101 @@ fn revoke_refuses_unknown_names_with_a_suggestion() {
         stderr(&out)
     );
 }
+
+#[test]
+fn assume_role_grants_a_trust_statement_and_revocation_denies_old_sessions() {
+    let (repo, moto) = setup();
+    let base_trust = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Ec2","Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    moto.create_role("db-admin", base_trust);
+    let role_id = moto.role_id("db-admin");
+    repo.write(
+        "contracts/admin.hcl",
+        r#"contract "db-admin" {
+  role         = "rds-read"
+  resources    = ["arn:aws:rds:us-east-1:123456789012:db:prod-*"]
+  approvers    = ["team:dba"]
+  max_duration = "2h"
+  require_mfa  = true
+  mode         = "assume_role"
+  role_arn     = "arn:aws:iam::123456789012:role/db-admin"
+  owners       = ["team:security"]
+}
+"#,
+    );
+    repo.commit(
+        "erin",
+        "2026-11-23T08:30:00Z",
+        "Admin role contract",
+        &["frank"],
+    );
+    repo.write(
+        "requests/alice-admin.hcl",
+        &request("alice-admin", "alice", "db-admin", "1h"),
+    );
+    repo.commit("alice", "2026-11-23T09:00:00Z", "Admin access", &["carol"]);
+
+    let out = jit(&repo, &moto, DURING, &["plan"]);
+    assert!(
+        stdout(&out).contains("+ grant   alice-admin"),
+        "{}",
+        stdout(&out)
+    );
+    apply(&repo, &moto, DURING);
+    let trust: Value = serde_json::from_str(&moto.get_role_trust_policy("db-admin")).unwrap();
+    let statements = trust["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{trust}");
+    assert_eq!(statements[0]["Sid"], "Ec2", "foreign statements are kept");
+    let ours = &statements[1];
+    assert_eq!(ours["Sid"], "JitAliceAdmin");
+    assert_eq!(
+        ours["Principal"]["AWS"],
+        "arn:aws:iam::123456789012:user/alice"
+    );
+    assert_eq!(ours["Action"], "sts:AssumeRole");
+    assert_eq!(
+        ours["Condition"]["StringEquals"]["sts:RoleSessionName"],
+        "alice"
+    );
+    assert_eq!(
+        ours["Condition"]["Bool"]["aws:MultiFactorAuthPresent"],
+        "true"
+    );
+    assert_eq!(
+        ours["Condition"]["DateLessThan"]["aws:CurrentTime"],
+        "2026-11-23T10:00:00Z"
+    );
+    let again = jit(&repo, &moto, DURING, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+
+    // Expiry: the statement goes, and sessions issued before now are denied.
+    apply(&repo, &moto, "2026-11-23T10:30:00Z");
+    let trust: Value = serde_json::from_str(&moto.get_role_trust_policy("db-admin")).unwrap();
+    assert_eq!(trust["Statement"].as_array().unwrap().len(), 1, "{trust}");
+    assert_eq!(trust["Statement"][0]["Sid"], "Ec2");
+    let deny: Value = serde_json::from_str(
+        &moto
+            .get_role_policy("db-admin", "jit-session-revocations")
+            .unwrap(),
+    )
+    .unwrap();
+    let d = &deny["Statement"][0];
+    assert_eq!(d["Effect"], "Deny");
+    assert_eq!(
+        d["Condition"]["StringEquals"]["aws:userid"],
+        format!("{role_id}:alice")
+    );
+    assert_eq!(
+        d["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+        "2026-11-23T10:30:00Z"
+    );
+    let message = repo.origin_git(&["log", "-1", "--format=%B", "main"]);
+    assert!(message.contains("Jit-Request: alice-admin"), "{message}");
+    // The revocation list is jit's own bookkeeping, never revoked as a grant.
+    let last = jit(
+        &repo,
+        &moto,
+        "2026-11-23T10:40:00Z",
+        &["plan", "--detailed-exitcode"],
+    );
+    assert_eq!(last.status.code(), Some(0), "{}", stdout(&last));
+}

@@ -43,8 +43,17 @@ impl Fingerprint {
 /// Reads the audit history of `branch` up to `head`.
 pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<History> {
     let chain = history::first_parent_chain(repo, head)?;
+    let head_defs = definitions_at(repo, &repo.find_commit(head)?.tree()?)?;
+    let anchor = head_defs.settings.trust_anchor.as_deref();
+    let chain = from_anchor(repo, chain, anchor)?;
     let mut approvals = Approvals::default();
     let defs = history::walk_definitions(repo, &chain, &mut approvals)?;
+    if defs.effective.settings.trust_anchor.as_deref() != anchor {
+        anyhow::bail!(
+            "settings.trust_anchor = {:?} at the head of {branch} is not approved: the settings change that set it needs the admins' approval",
+            anchor.unwrap_or_default()
+        );
+    }
     let mut walker = Walker {
         repo,
         defs: &defs,
@@ -94,13 +103,40 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Histor
     Ok(walker.out)
 }
 
+/// The chain from `settings.trust_anchor` on, as `history::read` walks it:
+/// the anchor is trusted as the root would be, and audit starts there too.
+fn from_anchor(
+    repo: &Repository,
+    chain: Vec<Oid>,
+    anchor: Option<&str>,
+) -> anyhow::Result<Vec<Oid>> {
+    let Some(anchor) = anchor else {
+        return Ok(chain);
+    };
+    let oid = repo
+        .revparse_single(anchor)
+        .and_then(|o| o.peel_to_commit())
+        .map(|c| c.id())
+        .map_err(|_| {
+            anyhow::anyhow!("settings.trust_anchor {anchor:?} is not a commit in this repository")
+        })?;
+    match chain.iter().position(|c| *c == oid) {
+        Some(i) => Ok(chain[i..].to_vec()),
+        None => anyhow::bail!(
+            "settings.trust_anchor {anchor:?} is not on the branch's first-parent history"
+        ),
+    }
+}
+
 fn definitions_at(repo: &Repository, tree: &Tree) -> anyhow::Result<Definitions> {
     let files = jitgit::read_files(repo, tree, jitgit::is_definitions)?;
     Ok(config::parse_files(&files).0.defs)
 }
 
 fn time_of(t: git2::Time) -> DateTime<Utc> {
-    Utc.timestamp_opt(t.seconds(), 0).single().unwrap_or_default()
+    Utc.timestamp_opt(t.seconds(), 0)
+        .single()
+        .unwrap_or_default()
 }
 
 fn subject(commit: &Commit) -> String {
@@ -203,9 +239,9 @@ impl Walker<'_> {
         if old != new {
             let old_tree = old.map(|id| self.repo.find_tree(id)).transpose()?;
             let new_tree = new.map(|id| self.repo.find_tree(id)).transpose()?;
-            let diff =
-                self.repo
-                    .diff_tree_to_tree(old_tree.as_ref(), new_tree.as_ref(), None)?;
+            let diff = self
+                .repo
+                .diff_tree_to_tree(old_tree.as_ref(), new_tree.as_ref(), None)?;
             let mut deltas: Vec<(String, Option<Oid>, Option<Oid>)> = Vec::new();
             for d in diff.deltas() {
                 let Some(path) = d.new_file().path().or(d.old_file().path()) else {
@@ -306,7 +342,9 @@ impl Walker<'_> {
         // Judged, and its window fixed, by the definitions in force before its
         // commit: a later change of the contract must not stretch an approved window.
         let before = self.defs.before(position);
-        let ev = self.approvals.evidence(self.repo, commit, before, Some(path))?;
+        let ev = self
+            .approvals
+            .evidence(self.repo, commit, before, Some(path))?;
         let author = author_label(before, &ev);
         let approved_at = history::commit_time(commit);
         let mut lc = Lifecycle {
@@ -330,10 +368,7 @@ impl Walker<'_> {
             window: None,
             ending: None,
         };
-        let first_error = diags
-            .iter()
-            .find(|d| d.is_error())
-            .map(|d| d.to_string());
+        let first_error = diags.iter().find(|d| d.is_error()).map(|d| d.to_string());
         let Some(req) = parsed.requests.values().next() else {
             lc.invalid = Some(first_error.unwrap_or_else(|| "no request block".into()));
             return Ok(lc);

@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
-    let mut cloud = AwsCloud::new()?;
+    let mut cloud = AwsCloud::new(ctx.now)?;
     let (world, plan) = match &args.planfile {
         Some(path) => {
             let text = std::fs::read_to_string(path)

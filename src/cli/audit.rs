@@ -78,15 +78,26 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 /// RFC 3339, or a bare date meaning its midnight in UTC.
 fn parse_when(flag: &str, text: &str) -> anyhow::Result<DateTime<Utc>> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+        return Ok(date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc());
     }
     crate::cli::parse_time(text).with_context(|| format!("--{flag}"))
 }
 
 pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
     let filter = Filter {
-        since: args.since.as_deref().map(|t| parse_when("since", t)).transpose()?,
-        until: args.until.as_deref().map(|t| parse_when("until", t)).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|t| parse_when("since", t))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|t| parse_when("until", t))
+            .transpose()?,
         user: args.user.clone(),
         contract: args.contract.clone(),
         request: args.request.clone(),
@@ -107,7 +118,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
     if args.verify || wants_report {
         violations = audit::verify_history(&history, now, args.tolerance);
         if args.verify && !args.no_iam {
-            let mut cloud = AwsCloud::new()?;
+            let mut cloud = AwsCloud::new(ctx.now)?;
             let (_, plan) = reconcile::plan_now(&ctx.dir, &mut cloud, now)
                 .context("reading IAM for --verify (use --no-iam to check history only)")?;
             violations.extend(audit::verify_iam(&plan, &history));

@@ -11,11 +11,13 @@ use crate::cli::{Ctx, Ui};
 use crate::config::parse::{FileKind, file_kind};
 use crate::worktree;
 
-/// Rewrite the access repo's HCL files in canonical format, like `terraform
-/// fmt`: 2-space indentation, aligned `=`, one blank line between blocks,
-/// comments kept. Prints the names of the files it changed. Files under
-/// archive/ are left alone; a file with a syntax error is reported and left
-/// as it is (exit 1).
+/// Rewrite the access repo's HCL files in canonical format.
+///
+/// Like `terraform fmt`: 2-space indentation, `=` aligned in runs of
+/// single-line attributes, one blank line between top-level blocks, comments
+/// kept. Prints the names of the files it changed. Files under archive/ are
+/// left alone; a file with a syntax error is reported and left as it is
+/// (exit 1).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Change nothing: list the files that are not canonical and exit 1 if

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::cli::{Ctx, Ui};
+use crate::config::{self, validate};
 use crate::iam::aws::AwsCloud;
 use crate::plan::Plan;
-use crate::config::{self, validate};
 use crate::{git, pr, reconcile, render};
 
 /// Show the grants, updates, revocations and archive moves that `jit apply`
@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(base) = &args.base {
         return run_pr(ctx, ui, base, format, args.detailed_exitcode);
     }
-    let mut cloud = AwsCloud::new()?;
+    let mut cloud = AwsCloud::new(ctx.now)?;
     let (_, plan) = reconcile::plan_now(&ctx.dir, &mut cloud, ctx.now)?;
     show(ui, &plan, format)?;
     if let Some(path) = &args.out {
@@ -66,14 +66,25 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// PR mode: the checked-out commit against `base`, from git alone (no IAM).
-fn run_pr(ctx: &Ctx, ui: &Ui, base: &str, format: Format, detailed: bool) -> anyhow::Result<ExitCode> {
+fn run_pr(
+    ctx: &Ctx,
+    ui: &Ui,
+    base: &str,
+    format: Format,
+    detailed: bool,
+) -> anyhow::Result<ExitCode> {
     let repo = git::open(&ctx.dir)?;
     let base_oid = repo
         .revparse_single(base)
         .and_then(|o| o.peel_to_commit())
-        .with_context(|| format!("--base {base}: no such commit (fetch it first, e.g. git fetch origin main)"))?
+        .with_context(|| {
+            format!("--base {base}: no such commit (fetch it first, e.g. git fetch origin main)")
+        })?
         .id();
-    let head = repo.head().and_then(|h| h.peel_to_commit()).context("reading HEAD")?;
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .context("reading HEAD")?;
     let snapshot = git::history::read(&repo, base, base_oid)?;
     let files = git::read_files(&repo, &head.tree()?, git::is_live)?;
     let (head_repo, mut diags) = config::parse_files(&files);

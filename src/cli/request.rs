@@ -428,7 +428,11 @@ impl<R: BufRead> Prompt<R> {
                     "{} approval{} from {}",
                     c.min_approvals,
                     if c.min_approvals == 1 { "" } else { "s" },
-                    selector_list(&c.approvers)
+                    if c.approvers.is_empty() {
+                        "nobody declared".to_string()
+                    } else {
+                        selector_list(&c.approvers)
+                    }
                 )
             };
             list.push_str(&format!(

@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
     if args.reason.trim().is_empty() {
         anyhow::bail!("--reason must say why access ends early");
     }
-    let mut cloud = AwsCloud::new()?;
+    let mut cloud = AwsCloud::new(ctx.now)?;
     let world = reconcile::read(&ctx.dir, &mut cloud)?;
     let by = revoker(&world.repo);
     let plan = plan::plan_revoke(

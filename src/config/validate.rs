@@ -155,6 +155,28 @@ fn validate_contract(defs: &Definitions, c: &Contract) -> Vec<Diagnostic> {
                 .with_hint("set role_arn to the role users will assume"),
         );
     }
+    if let Some(arn) = &c.role_arn {
+        match parse_principal_arn(arn) {
+            Some(p) if p.kind == PrincipalKind::Role => {
+                if defs.account_by_id(&p.account).is_none() {
+                    out.push(err(
+                        "role_arn",
+                        format!(
+                            "role_arn is in AWS account {}, which no account block declares",
+                            p.account
+                        ),
+                    ));
+                }
+            }
+            _ => out.push(
+                err(
+                    "role_arn",
+                    format!("role_arn `{arn}` must be an IAM role ARN"),
+                )
+                .with_hint("like \"arn:aws:iam::123456789012:role/prod-db-admin\""),
+            ),
+        }
+    }
     if c.default_duration > c.max_duration {
         out.push(err(
             "default_duration",
@@ -265,6 +287,15 @@ pub fn validate_request(defs: &Definitions, req: &Request) -> Vec<Diagnostic> {
     let err = |attr: &str, msg: String| {
         Diagnostic::error(req.meta.at(attr).clone(), msg).about(Subject::Request(req.name.clone()))
     };
+    if req.name == "session-revocations" {
+        out.push(
+            Diagnostic::error(
+                req.meta.loc.clone(),
+                "the request name `session-revocations` is reserved by jit",
+            )
+            .about(Subject::Request(req.name.clone())),
+        );
+    }
     let requester = defs.users.get(&req.requester);
     if requester.is_none() && !req.requester.is_empty() {
         out.push(

@@ -38,8 +38,13 @@ pub fn branch_head(repo: &Repository) -> anyhow::Result<(String, Oid)> {
 pub fn resolve_branch(repo: &Repository, branch: &str) -> anyhow::Result<Oid> {
     let reference = repo
         .find_branch(branch, git2::BranchType::Local)
-        .map_err(|_| anyhow!("branch `{branch}` (settings.branch) does not exist in this repository"))?;
-    reference.get().target().ok_or_else(|| anyhow!("branch `{branch}` has no commit"))
+        .map_err(|_| {
+            anyhow!("branch `{branch}` (settings.branch) does not exist in this repository")
+        })?;
+    reference
+        .get()
+        .target()
+        .ok_or_else(|| anyhow!("branch `{branch}` has no commit"))
 }
 
 /// The `*.hcl` files of a tree whose path passes `keep`, as source files.
@@ -60,7 +65,11 @@ pub fn read_files(
             return git2::TreeWalkResult::Skip;
         }
         if entry.kind() == Some(ObjectType::Tree) {
-            return if dir.is_empty() && name == "archive" { git2::TreeWalkResult::Skip } else { git2::TreeWalkResult::Ok };
+            return if dir.is_empty() && name == "archive" {
+                git2::TreeWalkResult::Skip
+            } else {
+                git2::TreeWalkResult::Ok
+            };
         }
         if name.ends_with(".hcl") && keep(&path) {
             match repo.find_blob(entry.id()) {

@@ -8,12 +8,19 @@ use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::EntityType;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 
-use super::{AccountState, Cloud, MANAGED_PATH, Owned, PREFIX, Target, decode_document};
+use super::{
+    AccountState, Cloud, MANAGED_PATH, Owned, PREFIX, SESSION_REVOCATIONS, SID_PREFIX, Target,
+    decode_document,
+};
 use crate::config::Account;
-use crate::policy::iam_size;
+use crate::policy::{self, iam_size};
 
 pub struct AwsCloud {
+    /// The run's clock: revocation times written to IAM.
+    now: DateTime<Utc>,
     runtime: tokio::runtime::Runtime,
     base: SdkConfig,
     clients: BTreeMap<String, Client>,
@@ -21,7 +28,7 @@ pub struct AwsCloud {
 }
 
 impl AwsCloud {
-    pub fn new() -> anyhow::Result<AwsCloud> {
+    pub fn new(now: DateTime<Utc>) -> anyhow::Result<AwsCloud> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -34,6 +41,7 @@ impl AwsCloud {
                 .load(),
         );
         Ok(AwsCloud {
+            now,
             runtime,
             base,
             clients: BTreeMap::new(),
@@ -63,6 +71,80 @@ impl AwsCloud {
         self.clients.insert(account.name.clone(), client.clone());
         client
     }
+}
+
+/// Splits a trust policy into the part jit does not own and jit's statements by Sid.
+fn split_trust(doc: &Value) -> (Value, Vec<(String, Value)>) {
+    let mut foreign = doc.clone();
+    let mut owned = Vec::new();
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    let mut kept = Vec::new();
+    for st in statements {
+        match st.get("Sid").and_then(Value::as_str) {
+            Some(sid) if sid.starts_with(SID_PREFIX) => owned.push((sid.to_string(), st)),
+            _ => kept.push(st),
+        }
+    }
+    foreign["Statement"] = Value::Array(kept);
+    (foreign, owned)
+}
+
+/// `doc` with the statement `sid` removed, and `replacement` added if given.
+fn with_statement(doc: &Value, sid: &str, replacement: Option<Value>) -> Value {
+    let mut out = doc.clone();
+    let mut list: Vec<Value> = match doc.get("Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    list.retain(|st| st.get("Sid").and_then(Value::as_str) != Some(sid));
+    list.extend(replacement);
+    out["Statement"] = Value::Array(list);
+    if out.get("Version").is_none() {
+        out["Version"] = json!("2012-10-17");
+    }
+    out
+}
+
+/// The session-revocation deny for `session` (sessions of the role under that
+/// name issued before `at`), pruning entries older than the longest session.
+fn revocations_with(
+    current: Option<Value>,
+    role_id: &str,
+    session: &str,
+    at: DateTime<Utc>,
+    max_session_secs: i64,
+) -> Value {
+    let sid = format!(
+        "{SID_PREFIX}Revoked{}",
+        super::sid_for(session).trim_start_matches(SID_PREFIX)
+    );
+    let base = current.unwrap_or_else(|| json!({"Version": "2012-10-17", "Statement": []}));
+    let mut doc = with_statement(&base, &sid, None);
+    if let Some(Value::Array(list)) = doc.get_mut("Statement") {
+        list.retain(|st| {
+            let issued_before = st["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str();
+            let revoked_at = issued_before.and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            revoked_at.is_none_or(|t| {
+                t.with_timezone(&Utc) + chrono::TimeDelta::seconds(max_session_secs) > at
+            })
+        });
+    }
+    let deny = json!({
+        "Sid": sid,
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:userid": format!("{role_id}:{session}")},
+            "DateLessThan": {"aws:TokenIssueTime": policy::iam_time(at)},
+        },
+    });
+    with_statement(&doc, &sid, Some(deny))
 }
 
 /// Splits a managed policy ARN into (path, name).
@@ -158,8 +240,25 @@ impl Cloud for AwsCloud {
                 let name = r.role_name().unwrap_or_default().to_string();
                 let key = format!("role/{name}");
                 state.principals.insert(key.clone());
+                if let Some(raw) = r.assume_role_policy_document() {
+                    let doc = decode_document(raw)
+                        .with_context(|| format!("decoding the trust policy of role/{name}"))?;
+                    let (foreign, owned) = split_trust(&doc);
+                    state
+                        .foreign_trust_size
+                        .insert(name.clone(), iam_size(&policy::minify(&foreign)));
+                    for (sid, statement) in owned {
+                        state.owned.push(Owned {
+                            target: Target::TrustStatement {
+                                role: name.clone(),
+                                sid,
+                            },
+                            document: policy::as_document(statement),
+                        });
+                    }
+                }
                 for (policy, raw) in inline(r.role_policy_list())? {
-                    if policy.starts_with(PREFIX) {
+                    if policy.starts_with(PREFIX) && policy != SESSION_REVOCATIONS {
                         let document = decode_document(&raw)
                             .with_context(|| format!("decoding {policy} on role/{name}"))?;
                         state.owned.push(Owned {
@@ -256,6 +355,39 @@ impl Cloud for AwsCloud {
                 .with_context(what)?;
                 self.calls += 1;
             }
+            Target::TrustStatement { role, sid } => {
+                let desired: Value = serde_json::from_str(document)?;
+                let statement = desired["Statement"][0].clone();
+                let got = rt
+                    .block_on(client.get_role().role_name(role).send())
+                    .map_err(sdk_error)
+                    .with_context(what)?;
+                self.calls += 1;
+                let raw = got
+                    .role()
+                    .map(|r| {
+                        r.assume_role_policy_document()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                let current = if raw.is_empty() {
+                    json!({})
+                } else {
+                    decode_document(&raw)?
+                };
+                let updated = with_statement(&current, sid, Some(statement));
+                rt.block_on(
+                    client
+                        .update_assume_role_policy()
+                        .role_name(role)
+                        .policy_document(policy::minify(&updated))
+                        .send(),
+                )
+                .map_err(sdk_error)
+                .with_context(what)?;
+                self.calls += 1;
+            }
             Target::ManagedPolicy { policy, principal } => {
                 let arn = managed_arn(&account.id, policy);
                 let created = rt.block_on(
@@ -344,6 +476,80 @@ impl Cloud for AwsCloud {
         let rt = &self.runtime;
         let what = || format!("removing {target} in account {}", account.id);
         match target {
+            Target::TrustStatement { role, sid } => {
+                let got = rt.block_on(client.get_role().role_name(role).send());
+                self.calls += 1;
+                let got = match got {
+                    Ok(g) => g,
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_no_such_entity_exception()) =>
+                    {
+                        return Ok(());
+                    }
+                    Err(e) => return Err(sdk_error(e)).with_context(what),
+                };
+                let Some(r) = got.role() else { return Ok(()) };
+                let current = decode_document(r.assume_role_policy_document().unwrap_or("{}"))?;
+                let (_, owned) = split_trust(&current);
+                let Some((_, statement)) = owned.into_iter().find(|(s, _)| s == sid) else {
+                    return Ok(());
+                };
+                // Removing the statement stops new sessions; sessions already
+                // assumed live on, so deny those issued before now as well.
+                let session = statement["Condition"]["StringEquals"]["sts:RoleSessionName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let (role_id, max_session) = (
+                    r.role_id().to_string(),
+                    i64::from(r.max_session_duration().unwrap_or(3600)),
+                );
+                if !session.is_empty() {
+                    let existing = rt.block_on(
+                        client
+                            .get_role_policy()
+                            .role_name(role)
+                            .policy_name(SESSION_REVOCATIONS)
+                            .send(),
+                    );
+                    self.calls += 1;
+                    let existing = match existing {
+                        Ok(p) => Some(decode_document(p.policy_document())?),
+                        Err(e)
+                            if e.as_service_error()
+                                .is_some_and(|s| s.is_no_such_entity_exception()) =>
+                        {
+                            None
+                        }
+                        Err(e) => return Err(sdk_error(e)).with_context(what),
+                    };
+                    let deny =
+                        revocations_with(existing, &role_id, &session, self.now, max_session);
+                    rt.block_on(
+                        client
+                            .put_role_policy()
+                            .role_name(role)
+                            .policy_name(SESSION_REVOCATIONS)
+                            .policy_document(policy::minify(&deny))
+                            .send(),
+                    )
+                    .map_err(sdk_error)
+                    .with_context(what)?;
+                    self.calls += 1;
+                }
+                let updated = with_statement(&current, sid, None);
+                rt.block_on(
+                    client
+                        .update_assume_role_policy()
+                        .role_name(role)
+                        .policy_document(policy::minify(&updated))
+                        .send(),
+                )
+                .map_err(sdk_error)
+                .with_context(what)?;
+                self.calls += 1;
+            }
             Target::UserPolicy { user, policy } => {
                 let r = rt.block_on(
                     client

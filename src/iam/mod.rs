@@ -17,6 +17,11 @@ use crate::config::validate::PrincipalKind;
 pub const PREFIX: &str = "jit-";
 /// Path of the customer-managed policies jit creates.
 pub const MANAGED_PATH: &str = "/jit/";
+/// Prefix of the trust-policy statements jit writes (`Jit` + request in CamelCase).
+pub const SID_PREFIX: &str = "Jit";
+/// The role inline policy that denies sessions assumed before a revocation.
+/// jit maintains it; it is not a grant.
+pub const SESSION_REVOCATIONS: &str = "jit-session-revocations";
 
 /// An IAM object jit owns, by where it lives.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -29,6 +34,8 @@ pub enum Target {
     /// Customer-managed policy under /jit/, attached to one principal
     /// (`principal` is `user/<name>` or `role/<name>`; empty when unattached).
     ManagedPolicy { policy: String, principal: String },
+    /// Statement `sid` in the trust policy of role `role` (mode assume_role).
+    TrustStatement { role: String, sid: String },
 }
 
 impl Target {
@@ -58,17 +65,38 @@ impl Target {
         }
     }
 
+    pub fn trust(role: &str, request: &str) -> Target {
+        Target::TrustStatement {
+            role: role.into(),
+            sid: sid_for(request),
+        }
+    }
+
+    /// The IAM name of the object: policy name or statement Sid.
     pub fn policy_name(&self) -> &str {
         match self {
             Target::UserPolicy { policy, .. }
             | Target::RolePolicy { policy, .. }
             | Target::ManagedPolicy { policy, .. } => policy,
+            Target::TrustStatement { sid, .. } => sid,
         }
     }
 
-    /// The request this object was created for, from its name.
+    /// Whether this object was made for `request`.
+    pub fn is_for(&self, request: &str) -> bool {
+        match self {
+            Target::TrustStatement { sid, .. } => *sid == sid_for(request),
+            _ => self.policy_name().strip_prefix(PREFIX) == Some(request),
+        }
+    }
+
+    /// The request this object was created for, as far as its name tells
+    /// (a trust statement's Sid is a lossy form of the name).
     pub fn request(&self) -> Option<&str> {
-        self.policy_name().strip_prefix(PREFIX)
+        match self {
+            Target::TrustStatement { sid, .. } => sid.strip_prefix(SID_PREFIX),
+            _ => self.policy_name().strip_prefix(PREFIX),
+        }
     }
 }
 
@@ -87,8 +115,28 @@ impl fmt::Display for Target {
             Target::ManagedPolicy { policy, principal } => {
                 write!(f, "managed policy {MANAGED_PATH}{policy} on {principal}")
             }
+            Target::TrustStatement { role, sid } => {
+                write!(f, "trust statement {sid} on role/{role}")
+            }
         }
     }
+}
+
+/// The trust statement Sid for a request: `Jit` + its name in CamelCase
+/// alphanumerics (`alice-inc-1234` -> `JitAliceInc1234`).
+pub fn sid_for(request: &str) -> String {
+    let mut sid = String::from(SID_PREFIX);
+    for part in request
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+    {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            sid.push(first.to_ascii_uppercase());
+            sid.extend(chars);
+        }
+    }
+    sid
 }
 
 /// A jit-owned object as it is in IAM now.
@@ -109,6 +157,8 @@ pub struct AccountState {
     pub foreign_inline_size: BTreeMap<String, usize>,
     /// Managed policies attached that jit does not own, per principal.
     pub foreign_managed_count: BTreeMap<String, usize>,
+    /// Size of each role's trust policy without jit's statements, by role name.
+    pub foreign_trust_size: BTreeMap<String, usize>,
     pub calls: usize,
 }
 
@@ -157,6 +207,14 @@ mod tests {
         // A plain document containing a percent sequence is left alone.
         let literal = r#"{"Sid":"%41"}"#;
         assert_eq!(decode_document(literal).unwrap()["Sid"], "%41");
+    }
+
+    #[test]
+    fn sids_are_camel_case_alphanumerics() {
+        assert_eq!(sid_for("alice-inc-1234"), "JitAliceInc1234");
+        let t = Target::trust("ops", "alice-inc-1234");
+        assert!(t.is_for("alice-inc-1234") && !t.is_for("alice-inc-123"));
+        assert_eq!(t.to_string(), "trust statement JitAliceInc1234 on role/ops");
     }
 
     #[test]

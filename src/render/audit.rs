@@ -96,9 +96,11 @@ pub fn events_table(events: &[Event]) -> String {
         return "No events.\n".to_string();
     }
     let mut rows = vec![
-        ["TIME", "EVENT", "REQUEST", "USER", "CONTRACT", "BY", "COMMIT", "DETAIL"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "TIME", "EVENT", "REQUEST", "USER", "CONTRACT", "BY", "COMMIT", "DETAIL",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for e in events {
         let detail = match (&e.detail, &e.reason) {
@@ -108,7 +110,10 @@ pub fn events_table(events: &[Event]) -> String {
         rows.push(vec![
             iam_time(e.time),
             e.event.as_str().to_string(),
-            e.request.clone().or_else(|| e.object.clone()).unwrap_or_default(),
+            e.request
+                .clone()
+                .or_else(|| e.object.clone())
+                .unwrap_or_default(),
             e.requester.clone().unwrap_or_default(),
             e.contract.clone().unwrap_or_default(),
             e.by.join(","),
@@ -181,6 +186,10 @@ fn until(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(|| "still active".to_string(), iam_time)
 }
 
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn percent(part: usize, whole: usize) -> String {
     if whole == 0 {
         "n/a (no grant ended in the period)".to_string()
@@ -227,10 +236,10 @@ This report is reconstructed from the repository's history, which records each o
     let on_time = report.on_time();
     out.push_str("\n## Summary\n\n");
     out.push_str(&format!(
-        "- Grants of access in the period: {} (to {} people, under {} contracts)\n",
+        "- Grants of access in the period: {} (to {}, under {})\n",
         report.grants.len(),
-        report.people().len(),
-        report.contracts().len()
+        plural(report.people().len(), "person", "people"),
+        plural(report.contracts().len(), "contract", "contracts")
     ));
     out.push_str(&format!(
         "- Active at the time of this report: {}\n",
@@ -344,7 +353,9 @@ This report is reconstructed from the repository's history, which records each o
     if report.not_granted.is_empty() {
         out.push_str("None.\n");
     } else {
-        out.push_str("| Person | Request | Contract | Requested | Why not |\n|---|---|---|---|---|\n");
+        out.push_str(
+            "| Person | Request | Contract | Requested | Why not |\n|---|---|---|---|---|\n",
+        );
         for r in &report.not_granted {
             out.push_str(&format!(
                 "| {} | `{}` | {} | {} | {} |\n",

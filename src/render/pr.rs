@@ -18,11 +18,21 @@ pub fn text(plan: &PrPlan) -> String {
             ("changed", _) => '~',
             _ => '+',
         };
-        out.push_str(&format!("  {symbol} request {} ({})\n", r.request, r.change));
+        out.push_str(&format!(
+            "  {symbol} request {} ({})\n",
+            r.request, r.change
+        ));
         if r.change != "removed" {
-            out.push_str(&format!("      grants   {} to {}\n", if r.role.is_empty() { "?" } else { &r.role }, r.principal));
+            out.push_str(&format!(
+                "      grants   {} to {}\n",
+                if r.role.is_empty() { "?" } else { &r.role },
+                r.principal
+            ));
             out.push_str(&format!("      on       {}\n", r.resources.join(", ")));
-            out.push_str(&format!("      for      {} ({}, contract {})\n", r.duration, r.mode, r.contract));
+            out.push_str(&format!(
+                "      for      {} ({}, contract {})\n",
+                r.duration, r.mode, r.contract
+            ));
         }
         out.push_str(&format!("      approval {}\n", r.needs));
         for e in &r.errors {
@@ -37,14 +47,28 @@ pub fn text(plan: &PrPlan) -> String {
 
 pub fn markdown(plan: &PrPlan) -> String {
     let invalid = plan.requests.iter().filter(|r| !r.valid).count();
-    let mut out = format!("### jit plan for this pull request (base `{}`)\n\n", short(&plan.base));
+    let mut out = format!(
+        "### jit plan for this pull request (base `{}`)\n\n",
+        short(&plan.base)
+    );
     let headline = format!(
         "{} request change(s), {} definition change(s){}",
         plan.requests.len(),
         plan.definition_changes.len(),
-        if plan.errors.is_empty() { String::new() } else { format!(", :x: {} error(s)", plan.errors.len()) }
+        if plan.errors.is_empty() {
+            String::new()
+        } else {
+            format!(", :x: {} error(s)", plan.errors.len())
+        }
     );
-    out.push_str(&format!("**{headline}**{}\n\n", if invalid > 0 { " — this pull request must not be merged as is" } else { "" }));
+    out.push_str(&format!(
+        "**{headline}**{}\n\n",
+        if invalid > 0 {
+            " — this pull request must not be merged as is"
+        } else {
+            ""
+        }
+    ));
     out.push_str("<details><summary>Show details</summary>\n\n");
     if !plan.requests.is_empty() {
         out.push_str("| request | change | grants | resources | duration | approval |\n|---|---|---|---|---|---|\n");
