@@ -117,7 +117,7 @@ pub struct Ending {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EndedBy {
     /// jit's bot moved it to `archive/`, with these trailers.
-    Archive(ArchiveTrailers),
+    Archive(Box<ArchiveTrailers>),
     /// jit's bot (or someone with its email) removed it without `Jit-*` trailers for it.
     ArchiveWithoutTrailers,
     /// A person's commit deleted the file.
@@ -999,7 +999,7 @@ pub fn verify_history(
             ),
         });
     }
-    out.sort_by(|a, b| (a.time, a.check).cmp(&(b.time, b.check)));
+    out.sort_by_key(|v| (v.time, v.check));
     out
 }
 

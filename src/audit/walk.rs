@@ -31,11 +31,7 @@ impl Fingerprint {
         Fingerprint {
             requests: id("requests"),
             archive: id("archive"),
-            definitions: tree
-                .iter()
-                .filter_map(|e| Some((e.name().ok()?.to_string(), e.id())))
-                .filter(|(n, _)| n != "requests" && n != "archive" && !n.starts_with('.'))
-                .collect(),
+            definitions: history::definitions_fingerprint(tree),
         }
     }
 }
@@ -43,9 +39,9 @@ impl Fingerprint {
 /// Reads the audit history of `branch` up to `head`.
 pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<History> {
     let chain = history::first_parent_chain(repo, head)?;
-    let head_defs = definitions_at(repo, &repo.find_commit(head)?.tree()?)?;
+    let head_defs = history::definitions_at(repo, &repo.find_commit(head)?.tree()?)?;
     let anchor = head_defs.settings.trust_anchor.as_deref();
-    let chain = from_anchor(repo, chain, anchor)?;
+    let chain = history::from_anchor(repo, chain, anchor)?;
     let mut approvals = Approvals::default();
     let defs = history::walk_definitions(repo, &chain, &mut approvals)?;
     if defs.effective.settings.trust_anchor.as_deref() != anchor {
@@ -87,7 +83,7 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Histor
         if defs_changed || requests_changed || archive_changed {
             walker.out.examined += 1;
             if defs_changed {
-                let new_raw = definitions_at(repo, &tree)?;
+                let new_raw = history::definitions_at(repo, &tree)?;
                 if let Some(old) = &raw_defs {
                     walker.definitions(position, &commit, old, &new_raw)?;
                 }
@@ -101,36 +97,6 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Histor
         previous = Some(now);
     }
     Ok(walker.out)
-}
-
-/// The chain from `settings.trust_anchor` on, as `history::read` walks it:
-/// the anchor is trusted as the root would be, and audit starts there too.
-fn from_anchor(
-    repo: &Repository,
-    chain: Vec<Oid>,
-    anchor: Option<&str>,
-) -> anyhow::Result<Vec<Oid>> {
-    let Some(anchor) = anchor else {
-        return Ok(chain);
-    };
-    let oid = repo
-        .revparse_single(anchor)
-        .and_then(|o| o.peel_to_commit())
-        .map(|c| c.id())
-        .map_err(|_| {
-            anyhow::anyhow!("settings.trust_anchor {anchor:?} is not a commit in this repository")
-        })?;
-    match chain.iter().position(|c| *c == oid) {
-        Some(i) => Ok(chain[i..].to_vec()),
-        None => anyhow::bail!(
-            "settings.trust_anchor {anchor:?} is not on the branch's first-parent history"
-        ),
-    }
-}
-
-fn definitions_at(repo: &Repository, tree: &Tree) -> anyhow::Result<Definitions> {
-    let files = jitgit::read_files(repo, tree, jitgit::is_definitions)?;
-    Ok(config::parse_files(&files).0.defs)
 }
 
 fn time_of(t: git2::Time) -> DateTime<Utc> {
@@ -264,7 +230,7 @@ impl Walker<'_> {
                         (None, true) => {
                             let name = stem(&path);
                             match trailers.take_if(|t| t.request == name) {
-                                Some(t) => EndedBy::Archive(t),
+                                Some(t) => EndedBy::Archive(Box::new(t)),
                                 None => EndedBy::ArchiveWithoutTrailers,
                             }
                         }

@@ -117,7 +117,7 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
 /// The part of the chain from the trust anchor on: the anchor's definitions
 /// are trusted as the root's would be. The anchor must be a first-parent
 /// ancestor; whether the setting itself was approved is checked after the walk.
-fn from_anchor(
+pub fn from_anchor(
     repo: &Repository,
     chain: Vec<Oid>,
     anchor: Option<&str>,
@@ -169,14 +169,14 @@ impl DefinitionsWalk {
 
 /// What identifies the definitions in a tree without reading them: the ids of
 /// the top-level entries other than requests/ and archive/.
-fn definitions_fingerprint(tree: &Tree) -> Vec<(String, Oid)> {
+pub fn definitions_fingerprint(tree: &Tree) -> Vec<(String, Oid)> {
     tree.iter()
         .filter_map(|e| Some((e.name().ok()?.to_string(), e.id())))
         .filter(|(n, _)| n != "requests" && n != "archive" && !n.starts_with('.'))
         .collect()
 }
 
-fn definitions_at(repo: &Repository, tree: &Tree) -> anyhow::Result<Definitions> {
+pub fn definitions_at(repo: &Repository, tree: &Tree) -> anyhow::Result<Definitions> {
     let files = super::read_files(repo, tree, super::is_definitions)?;
     Ok(config::parse_files(&files).0.defs)
 }
