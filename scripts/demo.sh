@@ -90,11 +90,15 @@ PY
 step "jit status"
 run jit status
 
-export JIT_NOW=2026-11-23T11:30:00Z
-step "The clock moves past expiry (JIT_NOW=$JIT_NOW): jit plan"
+export JIT_NOW=2026-11-23T10:15:00Z
+step "The clock moves past dave's expiry (JIT_NOW=$JIT_NOW; a scheduled CI run): jit plan"
 run jit plan
 
-step "jit apply --auto-approve: revoke in IAM, then commit the archive moves and push"
+step "jit apply --auto-approve: revoke in IAM, then commit the archive move and push"
+run jit apply --auto-approve
+
+export JIT_NOW=2026-11-23T11:05:00Z
+step "And past alice's (JIT_NOW=$JIT_NOW): jit apply --auto-approve"
 run jit apply --auto-approve
 
 step "The revocation commit on origin (git log -1 --format=%B)"
@@ -102,5 +106,11 @@ git --git-dir="$work/origin.git" log -2 --format='%h %an <%ae>%n%B' main
 
 step "jit plan: nothing left to do"
 run jit plan --detailed-exitcode
+
+step "jit audit: the story as auditors read it, from git history"
+run jit audit
+
+step "jit audit --verify: every grant approved, and revoked on time?"
+run jit audit --verify
 echo
 echo "Demo complete."
