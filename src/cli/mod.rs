@@ -71,6 +71,10 @@ impl std::fmt::Display for Exit {
 impl std::error::Error for Exit {}
 
 pub fn main() -> ExitCode {
+    // RUST_LOG=debug (or jit=debug) shows what jit reads and writes, on stderr.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
+        .format_timestamp(None)
+        .init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

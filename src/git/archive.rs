@@ -97,6 +97,7 @@ pub fn push(
     let dir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
     let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
     for attempt in 1..=5 {
+        log::debug!("git push origin {refspec} (attempt {attempt})");
         match git(&dir, &["push", "--porcelain", "origin", &refspec]) {
             Ok(_) => return Ok(Pushed::Done { attempts: attempt }),
             Err(e) if !is_rejected(&e) => {

@@ -147,6 +147,7 @@ impl GithubClient {
                 req = req.bearer_auth(token);
             }
             self.calls += 1;
+            log::debug!("GET {url} (attempt {attempt})");
             let resp = match req.send() {
                 Ok(r) => r,
                 Err(_) if attempt < 4 => {

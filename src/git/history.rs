@@ -78,6 +78,12 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
             anchor.unwrap_or_default()
         );
     }
+    log::debug!(
+        "{branch}: {} first-parent commits, {} definition versions in force over time, {} refused changes",
+        chain.len(),
+        defs_walk.history.len(),
+        defs_walk.refused.len()
+    );
     let requests = resolve_requests(
         repo,
         &chain,

@@ -321,6 +321,14 @@ impl Cloud for AwsCloud {
             });
         }
         state.owned.sort_by(|a, b| a.target.cmp(&b.target));
+        log::debug!(
+            "account {} ({}): {} page(s), {} principals, {} jit-owned objects",
+            account.name,
+            account.id,
+            state.calls,
+            state.principals.len(),
+            state.owned.len()
+        );
         Ok(state)
     }
 
