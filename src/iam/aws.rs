@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::EntityType;
+use aws_sdk_iam::types::{AttachedPolicy, EntityType, PolicyDetail};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -16,6 +16,7 @@ use super::{
     decode_document,
 };
 use crate::config::Account;
+use crate::config::validate::PrincipalKind;
 use crate::policy::{self, iam_size};
 
 pub struct AwsCloud {
@@ -71,6 +72,47 @@ impl AwsCloud {
         self.clients.insert(account.name.clone(), client.clone());
         client
     }
+}
+
+/// Records one user or role: its jit-owned inline policies (the session
+/// revocation list is bookkeeping, not a grant), the size of the others,
+/// and which managed policies are attached (jit's, to resolve later).
+fn read_principal(
+    state: &mut AccountState,
+    attached: &mut Vec<(String, String)>,
+    kind: PrincipalKind,
+    name: &str,
+    inline: &[PolicyDetail],
+    managed: &[AttachedPolicy],
+) -> anyhow::Result<()> {
+    let key = match kind {
+        PrincipalKind::User => format!("user/{name}"),
+        PrincipalKind::Role => format!("role/{name}"),
+    };
+    state.principals.insert(key.clone());
+    for p in inline {
+        let policy = p.policy_name().unwrap_or_default();
+        let raw = p.policy_document().unwrap_or_default();
+        if policy.starts_with(PREFIX) && policy != SESSION_REVOCATIONS {
+            let document =
+                decode_document(raw).with_context(|| format!("decoding {policy} on {key}"))?;
+            let target = Target::inline(kind, name, policy.strip_prefix(PREFIX).unwrap_or(policy));
+            state.owned.push(Owned { target, document });
+        } else {
+            let size = decode_document(raw)
+                .map_or_else(|_| iam_size(raw), |d| iam_size(&policy::minify(&d)));
+            *state.foreign_inline_size.entry(key.clone()).or_default() += size;
+        }
+    }
+    for a in managed {
+        let arn = a.policy_arn().unwrap_or_default();
+        if is_owned_managed(arn) {
+            attached.push((arn.to_string(), key.clone()));
+        } else {
+            *state.foreign_managed_count.entry(key.clone()).or_default() += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Splits a trust policy into the part jit does not own and jit's statements by Sid.
@@ -202,44 +244,20 @@ impl Cloud for AwsCloud {
                 })?;
             self.calls += 1;
             state.calls += 1;
-            let inline = |list: &[aws_sdk_iam::types::PolicyDetail]| -> anyhow::Result<Vec<(String, String)>> {
-                list.iter()
-                    .map(|p| Ok((p.policy_name().unwrap_or_default().to_string(), p.policy_document().unwrap_or_default().to_string())))
-                    .collect()
-            };
             for u in page.user_detail_list() {
-                let name = u.user_name().unwrap_or_default().to_string();
-                let key = format!("user/{name}");
-                state.principals.insert(key.clone());
-                for (policy, raw) in inline(u.user_policy_list())? {
-                    if policy.starts_with(PREFIX) {
-                        let document = decode_document(&raw)
-                            .with_context(|| format!("decoding {policy} on user/{name}"))?;
-                        state.owned.push(Owned {
-                            target: Target::UserPolicy {
-                                user: name.clone(),
-                                policy,
-                            },
-                            document,
-                        });
-                    } else {
-                        *state.foreign_inline_size.entry(key.clone()).or_default() +=
-                            iam_size(&decode_document(&raw).map(|d| d.to_string()).unwrap_or(raw));
-                    }
-                }
-                for a in u.attached_managed_policies() {
-                    let arn = a.policy_arn().unwrap_or_default();
-                    if is_owned_managed(arn) {
-                        attached.push((arn.to_string(), key.clone()));
-                    } else {
-                        *state.foreign_managed_count.entry(key.clone()).or_default() += 1;
-                    }
-                }
+                let name = u.user_name().unwrap_or_default();
+                let principal = PrincipalKind::User;
+                read_principal(
+                    &mut state,
+                    &mut attached,
+                    principal,
+                    name,
+                    u.user_policy_list(),
+                    u.attached_managed_policies(),
+                )?;
             }
             for r in page.role_detail_list() {
                 let name = r.role_name().unwrap_or_default().to_string();
-                let key = format!("role/{name}");
-                state.principals.insert(key.clone());
                 if let Some(raw) = r.assume_role_policy_document() {
                     let doc = decode_document(raw)
                         .with_context(|| format!("decoding the trust policy of role/{name}"))?;
@@ -257,30 +275,15 @@ impl Cloud for AwsCloud {
                         });
                     }
                 }
-                for (policy, raw) in inline(r.role_policy_list())? {
-                    if policy.starts_with(PREFIX) && policy != SESSION_REVOCATIONS {
-                        let document = decode_document(&raw)
-                            .with_context(|| format!("decoding {policy} on role/{name}"))?;
-                        state.owned.push(Owned {
-                            target: Target::RolePolicy {
-                                role: name.clone(),
-                                policy,
-                            },
-                            document,
-                        });
-                    } else {
-                        *state.foreign_inline_size.entry(key.clone()).or_default() +=
-                            iam_size(&decode_document(&raw).map(|d| d.to_string()).unwrap_or(raw));
-                    }
-                }
-                for a in r.attached_managed_policies() {
-                    let arn = a.policy_arn().unwrap_or_default();
-                    if is_owned_managed(arn) {
-                        attached.push((arn.to_string(), key.clone()));
-                    } else {
-                        *state.foreign_managed_count.entry(key.clone()).or_default() += 1;
-                    }
-                }
+                let principal = PrincipalKind::Role;
+                read_principal(
+                    &mut state,
+                    &mut attached,
+                    principal,
+                    &name,
+                    r.role_policy_list(),
+                    r.attached_managed_policies(),
+                )?;
             }
             for p in page.policies() {
                 let arn = p.arn().unwrap_or_default().to_string();
