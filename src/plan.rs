@@ -547,7 +547,7 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
             actions.push(Action {
                 action: ActionKind::Revoke,
                 request,
-                principal: principal_key(&owned.target),
+                principal: format!("arn:aws:iam::{account}:{}", principal_key(&owned.target)),
                 account: account.clone(),
                 target: owned.target.to_string(),
                 start: None,

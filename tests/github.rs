@@ -337,3 +337,29 @@ fn a_contract_change_needs_its_owners_approval_on_github() {
         "the widened contract is not in force: {detail}"
     );
 }
+
+#[test]
+fn server_errors_are_retried_with_backoff() {
+    let (repo, gh) = (github_repo(), FakeGithub::start());
+    let sha = alice_request(&repo);
+    gh.pull(&sha, 12, "alice-gh", HEAD);
+    gh.reviews(12, &[("bob-gh", "APPROVED", HEAD)]);
+    let pulls = format!("/repos/{REPO}/commits/{sha}/pulls");
+    gh.fail(&pulls, 2);
+    assert_eq!(active(&status(&repo, &gh).1), ["alice-db"]);
+    assert_eq!(
+        gh.requests().iter().filter(|p| **p == pulls).count(),
+        3,
+        "two 502s, then the answer"
+    );
+}
+
+#[test]
+fn persistent_server_errors_fail_the_run() {
+    let (repo, gh) = (github_repo(), FakeGithub::start());
+    let sha = alice_request(&repo);
+    gh.fail(&format!("/repos/{REPO}/commits/{sha}/pulls"), 100);
+    let (ok, _, err) = status(&repo, &gh);
+    assert!(!ok);
+    assert!(err.contains("502"), "{err}");
+}

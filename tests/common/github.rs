@@ -20,6 +20,8 @@ struct Reply {
 #[derive(Default)]
 struct State {
     routes: HashMap<String, Reply>,
+    /// Paths that answer 502 this many more times before their route.
+    failures: HashMap<String, usize>,
     requests: Vec<String>,
 }
 
@@ -55,11 +57,21 @@ impl FakeGithub {
                 let reply = {
                     let mut st = shared.lock().unwrap();
                     st.requests.push(path.clone());
-                    st.routes.get(&path).cloned().unwrap_or(Reply {
-                        status: 404,
-                        headers: vec![],
-                        body: r#"{"message":"Not Found"}"#.into(),
-                    })
+                    let failing = st.failures.get_mut(&path).filter(|n| **n > 0);
+                    if let Some(n) = failing {
+                        *n -= 1;
+                        Reply {
+                            status: 502,
+                            headers: vec![],
+                            body: r#"{"message":"Bad Gateway"}"#.into(),
+                        }
+                    } else {
+                        st.routes.get(&path).cloned().unwrap_or(Reply {
+                            status: 404,
+                            headers: vec![],
+                            body: r#"{"message":"Not Found"}"#.into(),
+                        })
+                    }
                 };
                 let mut head = format!(
                     "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -139,6 +151,15 @@ impl FakeGithub {
             &[],
             &reviews_json(reviews).to_string(),
         );
+    }
+
+    /// `path` answers 502 `times` times before its route.
+    pub fn fail(&self, path: &str, times: usize) {
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .insert(path.to_string(), times);
     }
 
     pub fn requests(&self) -> Vec<String> {
