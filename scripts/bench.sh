@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Speed and memory of jit on a large access repo, as printed figures (no
 # pass/fail): a history of N commits (default 100000) where requests were
-# added and archived over and over, plus a few live requests, then
+# added and archived over and over (archive/YYYY/MM as jit writes it), plus
+# a few live requests, then
 # `jit status` (history walk + approvals) against `git log` as a yardstick.
 #
 #   scripts/bench.sh            # 100000 commits, 5 runs each
@@ -31,12 +32,14 @@ for d, _, files in os.walk(os.path.join(root, "examples/acme")):
             defs[rel] = open(p, "rb").read()
 req = lambda name: (f'request "{name}" {{\n  requester = "dave"\n  contract  = "prod-read-only"\n'
                     f'  duration  = "1h"\n  reason    = "bench"\n}}\n').encode()
-t0 = 1763884800 - n * 60  # one commit a minute, ending 2025-11-23
+import datetime
+step = 30 * 60  # a commit every half hour: 100000 commits span about 5.7 years
+t0 = 1763884800 - n * step  # ending 2025-11-23
 out = []
 def blob(data):
     out.append(b"blob\n" + b"data %d\n" % len(data) + data + b"\n")
 def commit(i, who, email, msg, ops):
-    ts = t0 + i * 60
+    ts = t0 + i * step
     m = msg.encode()
     out.append(b"commit refs/heads/main\n")
     out.append(f"author {who} <{email}> {ts} +0000\ncommitter Forge <forge@acme.example> {ts} +0000\n".encode())
@@ -51,8 +54,9 @@ while i < n - 3:
     r = req(name)
     commit(i, "Dave", "dave@acme.example", f"Request {name}",
            [f"M 100644 inline requests/{name}.hcl\n".encode() + b"data %d\n" % len(r) + r + b"\n"])
+    month = datetime.datetime.fromtimestamp(t0 + (i + 1) * step, datetime.timezone.utc).strftime("%Y/%m")
     commit(i + 1, "jit", "jit@acme.example", f"jit: expire {name}\n\nJit-Request: {name}\nJit-Outcome: expired\n",
-           [f"R requests/{name}.hcl archive/2025/11/{name}.hcl\n".encode()])
+           [f"R requests/{name}.hcl archive/{month}/{name}.hcl\n".encode()])
     i += 2
 for k in range(3):
     name = f"dave-live-{k}"
@@ -84,4 +88,5 @@ now=2025-11-23T12:00:00Z
 measure "git log --oneline (yardstick)" git -C "$work/access" log --oneline
 measure "jit status (history walk, 3 live requests)" "$jit" -C "$work/access" status --now "$now"
 measure "jit validate (working tree)" "$jit" -C "$work/access" validate
+measure "jit audit --format json (every event)" "$jit" -C "$work/access" audit --format json --now "$now"
 "$jit" -C "$work/access" status --now "$now" | head -5

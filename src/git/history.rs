@@ -147,13 +147,20 @@ pub fn from_anchor(
 }
 
 /// First-parent commits from the root to `head`, oldest first.
+/// Follows first parents only, so only ids are held, never commits or trees.
 pub fn first_parent_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Oid>> {
-    let mut walk = repo.revwalk()?;
-    walk.push(head)?;
-    walk.simplify_first_parent()?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
-    walk.collect::<Result<Vec<_>, _>>()
-        .context("walking the branch's history")
+    let mut chain = vec![head];
+    let mut commit = repo
+        .find_commit(head)
+        .context("walking the branch's history")?;
+    while let Ok(parent) = commit.parent_id(0) {
+        chain.push(parent);
+        commit = repo
+            .find_commit(parent)
+            .context("walking the branch's history")?;
+    }
+    chain.reverse();
+    Ok(chain)
 }
 
 pub struct DefinitionsWalk {
