@@ -79,7 +79,7 @@ pub fn main() -> ExitCode {
     // libgit2 caches up to 256 MiB of objects by default; a history walk
     // touches each commit once, so a small cache keeps memory flat.
     // SAFETY: set once at start-up, before any repository is opened.
-    let _ = unsafe { git2::opts::set_cache_max_size(16 << 20) };
+    let _ = unsafe { git2::opts::set_cache_max_size(64 << 20) };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
