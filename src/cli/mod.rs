@@ -77,7 +77,7 @@ pub fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     // libgit2 caches up to 256 MiB of objects by default; a history walk
-    // touches each commit once, so a small cache keeps memory flat.
+    // touches each commit once, so a smaller cache bounds memory.
     // SAFETY: set once at start-up, before any repository is opened.
     let _ = unsafe { git2::opts::set_cache_max_size(64 << 20) };
     match run(cli) {
