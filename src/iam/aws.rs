@@ -29,6 +29,7 @@ pub struct AwsCloud {
 }
 
 impl AwsCloud {
+    /// Credentials, region and endpoint from the standard AWS chain.
     pub fn new(now: DateTime<Utc>) -> anyhow::Result<AwsCloud> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -41,13 +42,39 @@ impl AwsCloud {
                 )
                 .load(),
         );
-        Ok(AwsCloud {
+        Ok(Self::with_config(now, runtime, base))
+    }
+
+    /// A cloud on an explicit endpoint with static test credentials.
+    pub fn for_endpoint(now: DateTime<Utc>, endpoint: &str) -> anyhow::Result<AwsCloud> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let credentials =
+            aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "static");
+        let base = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(
+                credentials,
+            ))
+            .build();
+        Ok(Self::with_config(now, runtime, base))
+    }
+
+    fn with_config(
+        now: DateTime<Utc>,
+        runtime: tokio::runtime::Runtime,
+        base: SdkConfig,
+    ) -> AwsCloud {
+        AwsCloud {
             now,
             runtime,
             base,
             clients: BTreeMap::new(),
             calls: 0,
-        })
+        }
     }
 
     fn client(&mut self, account: &Account) -> Client {
