@@ -643,3 +643,31 @@ fn assume_role_grants_a_trust_statement_and_revocation_denies_old_sessions() {
     );
     assert_eq!(last.status.code(), Some(0), "{}", stdout(&last));
 }
+
+#[test]
+fn a_detached_checkout_without_the_branch_gets_a_hint() {
+    let (repo, _moto) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clone = dir.path().join("ci");
+    run_git(
+        dir.path(),
+        &[
+            "clone",
+            "--quiet",
+            repo.origin.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    run_git(&clone, &["checkout", "--quiet", "--detach"]);
+    run_git(&clone, &["branch", "--quiet", "-D", "main"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jit"))
+        .args(["-C", clone.to_str().unwrap(), "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("git checkout -B main origin/main"),
+        "{}",
+        stderr(&out)
+    );
+}

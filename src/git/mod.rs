@@ -36,11 +36,15 @@ pub fn branch_head(repo: &Repository) -> anyhow::Result<(String, Oid)> {
 }
 
 pub fn resolve_branch(repo: &Repository, branch: &str) -> anyhow::Result<Oid> {
-    let reference = repo
-        .find_branch(branch, git2::BranchType::Local)
-        .map_err(|_| {
-            anyhow!("branch `{branch}` (settings.branch) does not exist in this repository")
-        })?;
+    let reference = repo.find_branch(branch, git2::BranchType::Local).map_err(|_| {
+        let remote = format!("origin/{branch}");
+        match repo.find_branch(&remote, git2::BranchType::Remote) {
+            Ok(_) => anyhow!(
+                "branch `{branch}` (settings.branch) is not checked out locally; CI checkouts are often detached: run `git checkout -B {branch} {remote}` first"
+            ),
+            Err(_) => anyhow!("branch `{branch}` (settings.branch) does not exist in this repository"),
+        }
+    })?;
     reference
         .get()
         .target()
