@@ -671,3 +671,50 @@ fn a_detached_checkout_without_the_branch_gets_a_hint() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_trust_policy_that_would_overflow_its_quota_is_a_plan_error() {
+    let (repo, moto) = setup();
+    let services: Vec<String> = (0..60)
+        .map(|i| format!("\"service-number-{i:02}.amazonaws.com\""))
+        .collect();
+    let big_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Services","Effect":"Allow","Principal":{{"Service":[{}]}},"Action":"sts:AssumeRole"}}]}}"#,
+        services.join(",")
+    );
+    moto.create_role("db-admin", &big_trust);
+    repo.write(
+        "contracts/admin.hcl",
+        "contract \"db-admin\" {\n  role = \"rds-read\"\n  resources = [\"*\"]\n  approvers = [\"team:dba\"]\n  mode = \"assume_role\"\n  role_arn = \"arn:aws:iam::123456789012:role/db-admin\"\n  owners = [\"team:security\"]\n}\n",
+    );
+    repo.commit(
+        "erin",
+        "2026-11-23T08:30:00Z",
+        "Admin role contract",
+        &["frank"],
+    );
+    repo.write(
+        "requests/alice-admin.hcl",
+        &request("alice-admin", "alice", "db-admin", "1h"),
+    );
+    repo.commit("alice", "2026-11-23T09:00:00Z", "Admin access", &["carol"]);
+    let out = jit(&repo, &moto, DURING, &["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("alice-admin: the trust policy of role/db-admin")
+            && err.contains("quota of 2048"),
+        "{err}"
+    );
+    assert!(
+        !moto
+            .get_role_trust_policy("db-admin")
+            .contains("JitAliceAdmin"),
+        "nothing half-applied"
+    );
+    assert_eq!(
+        moto.list_user_policies("alice"),
+        ["jit-alice-db"],
+        "the other grant proceeds"
+    );
+}
