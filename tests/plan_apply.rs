@@ -442,6 +442,27 @@ fn managed_policy_mode_creates_attaches_and_removes() {
             .unwrap()
             .contains("rds:Describe*")
     );
+
+    // Drift in a managed policy: a new default version is written, old ones pruned.
+    let tampered = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    moto.call(
+        "CreatePolicyVersion",
+        &[
+            ("PolicyArn", arn),
+            ("PolicyDocument", tampered),
+            ("SetAsDefault", "true"),
+        ],
+    )
+    .expect("tamper with the policy");
+    let plan = plan_json(&repo, &moto, DURING);
+    assert_eq!(actions(&plan), [pair("update", "bob-db")]);
+    apply(&repo, &moto, DURING);
+    assert!(
+        moto.get_policy_document(arn)
+            .unwrap()
+            .contains("rds:Describe*")
+    );
+
     apply(&repo, &moto, AFTER);
     assert!(moto.list_attached_user_policies("bob").is_empty());
     assert!(moto.get_policy_document(arn).is_none());

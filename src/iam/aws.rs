@@ -216,6 +216,36 @@ fn revocations_with(
     with_statement(&doc, &sid, Some(deny))
 }
 
+/// Deletes a managed policy's non-default versions: IAM keeps at most five,
+/// and a policy can only be deleted once they are gone.
+fn delete_old_versions(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    arn: &str,
+    calls: &mut usize,
+) -> anyhow::Result<()> {
+    let versions = rt
+        .block_on(client.list_policy_versions().policy_arn(arn).send())
+        .map_err(sdk_error)?;
+    *calls += 1;
+    for v in versions.versions() {
+        if !v.is_default_version()
+            && let Some(id) = v.version_id()
+        {
+            rt.block_on(
+                client
+                    .delete_policy_version()
+                    .policy_arn(arn)
+                    .version_id(id)
+                    .send(),
+            )
+            .map_err(sdk_error)?;
+            *calls += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Splits a managed policy ARN into (path, name).
 fn policy_path_and_name(arn: &str) -> (String, String) {
     let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
@@ -445,27 +475,7 @@ impl Cloud for AwsCloud {
                         return Err(sdk_error(e)).with_context(what);
                     }
                     // Replace the document: make room (IAM keeps at most 5 versions), add the new default.
-                    let versions = rt
-                        .block_on(client.list_policy_versions().policy_arn(&arn).send())
-                        .map_err(sdk_error)
-                        .with_context(what)?;
-                    self.calls += 1;
-                    for v in versions.versions() {
-                        if !v.is_default_version()
-                            && let Some(id) = v.version_id()
-                        {
-                            rt.block_on(
-                                client
-                                    .delete_policy_version()
-                                    .policy_arn(&arn)
-                                    .version_id(id)
-                                    .send(),
-                            )
-                            .map_err(sdk_error)
-                            .with_context(what)?;
-                            self.calls += 1;
-                        }
-                    }
+                    delete_old_versions(rt, &client, &arn, &mut self.calls).with_context(what)?;
                     rt.block_on(
                         client
                             .create_policy_version()
@@ -667,27 +677,7 @@ impl Cloud for AwsCloud {
                     .with_context(what)?;
                     self.calls += 1;
                 }
-                let versions = rt
-                    .block_on(client.list_policy_versions().policy_arn(&arn).send())
-                    .map_err(sdk_error)
-                    .with_context(what)?;
-                self.calls += 1;
-                for v in versions.versions() {
-                    if !v.is_default_version()
-                        && let Some(id) = v.version_id()
-                    {
-                        rt.block_on(
-                            client
-                                .delete_policy_version()
-                                .policy_arn(&arn)
-                                .version_id(id)
-                                .send(),
-                        )
-                        .map_err(sdk_error)
-                        .with_context(what)?;
-                        self.calls += 1;
-                    }
-                }
+                delete_old_versions(rt, &client, &arn, &mut self.calls).with_context(what)?;
                 rt.block_on(client.delete_policy().policy_arn(&arn).send())
                     .map_err(sdk_error)
                     .with_context(what)?;
