@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::approval::Verdict;
 use crate::config::validate;
 use crate::git::history::Snapshot;
-use crate::plan;
+use crate::plan::{self, Pending};
 
 #[derive(Debug, Serialize)]
 pub struct ActiveGrant {
@@ -23,18 +23,11 @@ pub struct ActiveGrant {
 }
 
 #[derive(Debug, Serialize)]
-pub struct PendingRequest {
-    pub request: String,
-    pub state: String,
-    pub detail: String,
-}
-
-#[derive(Debug, Serialize)]
 pub struct StatusView {
     pub commit: String,
     pub now: DateTime<Utc>,
     pub active: Vec<ActiveGrant>,
-    pub pending: Vec<PendingRequest>,
+    pub pending: Vec<Pending>,
 }
 
 fn human(d: chrono::TimeDelta) -> String {
@@ -54,7 +47,7 @@ pub fn status(snapshot: &Snapshot, now: DateTime<Utc>) -> StatusView {
     for record in &snapshot.requests {
         let req = &record.request;
         let mut wait = |state: &str, detail: String| {
-            pending.push(PendingRequest {
+            pending.push(Pending {
                 request: req.name.clone(),
                 state: state.into(),
                 detail,

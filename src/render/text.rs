@@ -1,6 +1,6 @@
 //! Terraform-style text.
 
-use crate::plan::{Action, ActionKind, Plan};
+use crate::plan::{Action, ActionKind, Pending, Plan};
 use crate::policy::iam_time;
 
 /// How an action reads on one line, without colour: symbol, verb, request, then what.
@@ -48,23 +48,7 @@ pub fn plan(plan: &Plan, paint: &dyn Fn(&str, &str) -> String) -> String {
         out.push_str(&summary_line(plan));
         out.push('\n');
     }
-    if !plan.pending.is_empty() {
-        out.push_str("\nPending requests:\n");
-        let width = plan
-            .pending
-            .iter()
-            .map(|p| p.request.len())
-            .max()
-            .unwrap_or(0);
-        for p in &plan.pending {
-            out.push_str(&format!(
-                "  ? {:<width$}  {}: {}\n",
-                p.request,
-                p.state.replace('_', " "),
-                p.detail
-            ));
-        }
-    }
+    out.push_str(&pending(&plan.pending, "? "));
     if !plan.unapproved.is_empty() {
         out.push_str("\nDefinition changes not in force (the last approved version stands):\n");
         for u in &plan.unapproved {
@@ -98,22 +82,23 @@ pub fn status(view: &crate::status::StatusView) -> String {
             ));
         }
     }
-    if !view.pending.is_empty() {
-        out.push_str("\nPending requests:\n");
-        let width = view
-            .pending
-            .iter()
-            .map(|p| p.request.len())
-            .max()
-            .unwrap_or(0);
-        for p in &view.pending {
-            out.push_str(&format!(
-                "  {:<width$}  {}: {}\n",
-                p.request,
-                p.state.replace('_', " "),
-                p.detail
-            ));
-        }
+    out.push_str(&pending(&view.pending, ""));
+    out
+}
+
+/// The pending requests section, each line with its state and why.
+fn pending(list: &[Pending], marker: &str) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let width = list.iter().map(|p| p.request.len()).max().unwrap_or(0);
+    let mut out = String::from("\nPending requests:\n");
+    for p in list {
+        let state = p.state.replace('_', " ");
+        out.push_str(&format!(
+            "  {marker}{:<width$}  {state}: {}\n",
+            p.request, p.detail
+        ));
     }
     out
 }
