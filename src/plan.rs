@@ -174,6 +174,43 @@ pub fn invalid_reason(
     None
 }
 
+/// Where a request stands at `now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// It cannot be granted: its own errors, or its contract's or role's.
+    Invalid(String),
+    /// Not (or no longer) approved, and why.
+    Awaiting(String),
+    NotStarted(DateTime<Utc>),
+    Active(DateTime<Utc>, DateTime<Utc>),
+    Ended(DateTime<Utc>, DateTime<Utc>),
+}
+
+/// Classifies a request: the one place plan and status decide what a
+/// request in `requests/` means now.
+pub fn standing(
+    snapshot: &Snapshot,
+    defs_diags: &[crate::diag::Diagnostic],
+    record: &RequestRecord,
+    now: DateTime<Utc>,
+) -> Standing {
+    if let Some(reason) = invalid_reason(snapshot, defs_diags, record) {
+        return Standing::Invalid(reason);
+    }
+    if let Verdict::Pending { reason } = &record.verdict {
+        return Standing::Awaiting(reason.clone());
+    }
+    match window(record) {
+        None => Standing::Invalid(format!(
+            "contract `{}` was not in force when it was approved",
+            record.request.contract
+        )),
+        Some((start, _)) if now < start => Standing::NotStarted(start),
+        Some((start, end)) if now >= end => Standing::Ended(start, end),
+        Some((start, end)) => Standing::Active(start, end),
+    }
+}
+
 /// The IAM target and document for an approved request in its window.
 fn grant_for(
     defs: &Definitions,
@@ -404,46 +441,44 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
 
     for record in &snapshot.requests {
         let req = &record.request;
-        if let Some(reason) = invalid_reason(snapshot, &defs_diags, record) {
-            if !errors.contains(&reason) {
-                errors.push(reason.clone());
+        let (start, end) = match standing(snapshot, &defs_diags, record, now) {
+            Standing::Invalid(reason) => {
+                if !errors.contains(&reason) {
+                    errors.push(reason.clone());
+                }
+                not_active.insert(req.name.clone(), "request is invalid".into());
+                pending.push(Pending {
+                    request: req.name.clone(),
+                    state: "invalid".into(),
+                    detail: reason,
+                });
+                continue;
             }
-            pending.push(Pending {
-                request: req.name.clone(),
-                state: "invalid".into(),
-                detail: reason.clone(),
-            });
-            not_active.insert(req.name.clone(), "request is invalid".into());
-            continue;
-        }
-        if let Verdict::Pending { reason } = &record.verdict {
-            pending.push(Pending {
-                request: req.name.clone(),
-                state: "awaiting_approval".into(),
-                detail: reason.clone(),
-            });
-            not_active.insert(
-                req.name.clone(),
-                format!("request is not approved: {reason}"),
-            );
-            continue;
-        }
-        let contract = &defs.contracts[&req.contract];
-        let Some((start, end)) = window(record) else {
-            continue;
+            Standing::Awaiting(reason) => {
+                not_active.insert(
+                    req.name.clone(),
+                    format!("request is not approved: {reason}"),
+                );
+                pending.push(Pending {
+                    request: req.name.clone(),
+                    state: "awaiting_approval".into(),
+                    detail: reason,
+                });
+                continue;
+            }
+            Standing::NotStarted(start) => {
+                let starts = policy::iam_time(start);
+                not_active.insert(req.name.clone(), format!("not started (starts {starts})"));
+                pending.push(Pending {
+                    request: req.name.clone(),
+                    state: "not_started".into(),
+                    detail: format!("starts {starts}"),
+                });
+                continue;
+            }
+            Standing::Active(start, end) | Standing::Ended(start, end) => (start, end),
         };
-        if now < start {
-            pending.push(Pending {
-                request: req.name.clone(),
-                state: "not_started".into(),
-                detail: format!("starts {}", policy::iam_time(start)),
-            });
-            not_active.insert(
-                req.name.clone(),
-                format!("not started (starts {})", policy::iam_time(start)),
-            );
-            continue;
-        }
+        let contract = &defs.contracts[&req.contract];
         match grant_for(defs, contract, record, start, end) {
             Err(e) => errors.push(format!("{}: {e}", req.name)),
             Ok(grant) if now >= end => {

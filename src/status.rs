@@ -6,7 +6,8 @@ use serde::Serialize;
 use crate::approval::Verdict;
 use crate::config::validate;
 use crate::git::history::Snapshot;
-use crate::plan::{self, Pending};
+use crate::plan::{self, Pending, Standing};
+use crate::policy::iam_time;
 
 #[derive(Debug, Serialize)]
 pub struct ActiveGrant {
@@ -53,52 +54,52 @@ pub fn status(snapshot: &Snapshot, now: DateTime<Utc>) -> StatusView {
                 detail,
             })
         };
-        if let Some(reason) = plan::invalid_reason(snapshot, &defs_diags, record) {
-            wait("invalid", reason);
-            continue;
-        }
-        let approvers = match &record.verdict {
-            Verdict::Pending { reason } => {
-                wait("awaiting_approval", reason.clone());
+        let (start, end) = match plan::standing(snapshot, &defs_diags, record, now) {
+            Standing::Invalid(reason) => {
+                wait("invalid", reason);
                 continue;
             }
+            Standing::Awaiting(reason) => {
+                wait("awaiting_approval", reason);
+                continue;
+            }
+            Standing::NotStarted(start) => {
+                wait("not_started", format!("starts {}", iam_time(start)));
+                continue;
+            }
+            Standing::Ended(_, end) => {
+                wait(
+                    "ended",
+                    format!(
+                        "ended {}; the next jit apply revokes and archives it",
+                        iam_time(end)
+                    ),
+                );
+                continue;
+            }
+            Standing::Active(start, end) => (start, end),
+        };
+        let approvers = match &record.verdict {
             Verdict::Approved { approvers } => approvers.clone(),
+            Verdict::Pending { .. } => Vec::new(),
         };
-        let Some((start, end)) = plan::window(record) else {
-            continue;
-        };
-        if now < start {
-            wait(
-                "not_started",
-                format!("starts {}", crate::policy::iam_time(start)),
-            );
-        } else if now >= end {
-            wait(
-                "ended",
-                format!(
-                    "ended {}; the next jit apply revokes and archives it",
-                    crate::policy::iam_time(end)
-                ),
-            );
-        } else {
-            let contract = &defs.contracts[&req.contract];
-            active.push(ActiveGrant {
-                request: req.name.clone(),
-                requester: req.requester.clone(),
-                principal: defs
-                    .users
-                    .get(&req.requester)
-                    .map(|u| u.aws.clone())
-                    .unwrap_or_default(),
-                contract: contract.name.clone(),
-                role: contract.role.clone(),
-                start,
-                end,
-                time_left: human(end - now),
-                approved_by: approvers,
-                reason: req.reason.clone(),
-            });
-        }
+        let contract = &defs.contracts[&req.contract];
+        active.push(ActiveGrant {
+            request: req.name.clone(),
+            requester: req.requester.clone(),
+            principal: defs
+                .users
+                .get(&req.requester)
+                .map(|u| u.aws.clone())
+                .unwrap_or_default(),
+            contract: contract.name.clone(),
+            role: contract.role.clone(),
+            start,
+            end,
+            time_left: human(end - now),
+            approved_by: approvers,
+            reason: req.reason.clone(),
+        });
     }
     StatusView {
         commit: snapshot.head.to_string(),
