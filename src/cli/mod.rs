@@ -49,14 +49,11 @@ enum Command {
     Fmt(fmt::Args),
 }
 
-/// What every command gets: where the repo is, what time it is, how to print.
-pub struct Context_ {
+/// What every command gets: where the access repo is and what time it is.
+pub struct Ctx {
     pub dir: PathBuf,
     pub now: DateTime<Utc>,
-    pub now_overridden: bool,
 }
-
-pub use Context_ as Ctx;
 
 /// An error that has already been reported to the user, carrying the exit code.
 #[derive(Debug)]
@@ -106,15 +103,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let (now, now_overridden) = match &cli.now {
-        Some(text) => (parse_time(text).context("--now / JIT_NOW")?, true),
-        None => (Utc::now(), false),
+    let now = match &cli.now {
+        Some(text) => parse_time(text).context("--now / JIT_NOW")?,
+        None => Utc::now(),
     };
-    let ctx = Ctx {
-        dir: cli.dir,
-        now,
-        now_overridden,
-    };
+    let ctx = Ctx { dir: cli.dir, now };
     let ui = Ui::new();
     match cli.command {
         Command::Validate(args) => validate::run(&ctx, &ui, args),
