@@ -739,3 +739,36 @@ fn a_trust_policy_that_would_overflow_its_quota_is_a_plan_error() {
         "the other grant proceeds"
     );
 }
+
+#[test]
+fn archive_commits_left_unpushed_are_pushed_by_the_next_run() {
+    let (repo, moto) = setup();
+    apply(&repo, &moto, DURING);
+    let out = jit(
+        &repo,
+        &moto,
+        AFTER,
+        &["apply", "--auto-approve", "--no-push"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let subject = |r: &str| {
+        repo.git(&["log", "-1", "--format=%s", r])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(subject("main"), "jit: expire alice-db");
+    assert_ne!(
+        subject("origin/main"),
+        "jit: expire alice-db",
+        "--no-push kept it local"
+    );
+
+    let out = jit(&repo, &moto, AFTER, &["apply", "--auto-approve"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let on_origin = repo.origin_git(&["log", "-1", "--format=%s", "main"]);
+    assert_eq!(
+        on_origin.trim(),
+        "jit: expire alice-db",
+        "the next run pushed it"
+    );
+}

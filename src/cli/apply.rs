@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 
 use crate::cli::plan::{Format, show};
 use crate::cli::{Ctx, Exit, Ui};
+use crate::git::archive;
 use crate::iam::aws::AwsCloud;
 use crate::plan::Plan;
 use crate::{apply, reconcile};
@@ -63,6 +64,12 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
     if !plan.has_changes() {
         if args.planfile.is_some() {
             ui.out("No changes. IAM matches the access repo.\n")?;
+        }
+        // An earlier run may have committed archive moves it could not push.
+        let bot = &world.snapshot.effective.settings.bot;
+        if !args.no_push && archive::unpushed(&world.repo, &plan.branch) {
+            ui.err("pushing archive commits an earlier run left unpushed\n");
+            archive::push(&world.repo, &plan.branch, &[], bot, ctx.now)?;
         }
         return Ok(if plan.errors.is_empty() {
             ExitCode::SUCCESS

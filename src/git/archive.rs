@@ -75,6 +75,19 @@ pub fn advance_branch(repo: &Repository, branch: &str, tip: Oid) -> anyhow::Resu
     Ok(())
 }
 
+/// Whether `branch` has commits that `origin/<branch>` (as last fetched)
+/// lacks, e.g. archive moves a run committed but could not push.
+pub fn unpushed(repo: &Repository, branch: &str) -> bool {
+    let local = repo.refname_to_id(&format!("refs/heads/{branch}"));
+    let remote = repo.refname_to_id(&format!("refs/remotes/origin/{branch}"));
+    match (local, remote) {
+        (Ok(l), Ok(r)) if l != r => repo
+            .graph_ahead_behind(l, r)
+            .is_ok_and(|(ahead, _)| ahead > 0),
+        _ => false,
+    }
+}
+
 /// What happened to a push.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pushed {
