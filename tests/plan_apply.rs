@@ -772,3 +772,61 @@ fn archive_commits_left_unpushed_are_pushed_by_the_next_run() {
         "the next run pushed it"
     );
 }
+
+#[test]
+fn revoking_what_is_already_gone_converges() {
+    use jit::iam::{Cloud, Target};
+    let moto = Moto::start();
+    moto.create_user("alice");
+    let account = jit::config::Account {
+        name: "prod".into(),
+        id: "123456789012".into(),
+        role_arn: None,
+        meta: jit::config::Meta {
+            loc: jit::diag::Loc::file("jit.hcl"),
+            attrs: Default::default(),
+        },
+    };
+    let mut cloud =
+        jit::iam::aws::AwsCloud::for_endpoint(DURING.parse().unwrap(), &moto.endpoint()).unwrap();
+    for target in [
+        Target::UserPolicy {
+            user: "alice".into(),
+            policy: "jit-x".into(),
+        },
+        Target::UserPolicy {
+            user: "nobody".into(),
+            policy: "jit-x".into(),
+        },
+        Target::RolePolicy {
+            role: "nope".into(),
+            policy: "jit-x".into(),
+        },
+        Target::ManagedPolicy {
+            policy: "jit-x".into(),
+            principal: "user/alice".into(),
+        },
+        Target::TrustStatement {
+            role: "nope".into(),
+            sid: "JitX".into(),
+        },
+    ] {
+        cloud
+            .delete(&account, &target)
+            .unwrap_or_else(|e| panic!("{target}: {e:#}"));
+    }
+    // A real failure is still an error: IAM unreachable.
+    let mut down =
+        jit::iam::aws::AwsCloud::for_endpoint(DURING.parse().unwrap(), "http://127.0.0.1:9")
+            .unwrap();
+    assert!(
+        down.delete(
+            &account,
+            &Target::UserPolicy {
+                user: "alice".into(),
+                policy: "jit-x".into()
+            }
+        )
+        .is_err()
+    );
+}

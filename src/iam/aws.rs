@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::Client;
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::{AttachedPolicy, EntityType, PolicyDetail};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -214,6 +215,20 @@ fn revocations_with(
         },
     });
     with_statement(&doc, &sid, Some(deny))
+}
+
+/// A delete that found nothing to delete has done its job: revoking twice
+/// (a re-run after a crash) converges.
+fn already_gone_is_ok<T, E>(
+    result: Result<T, aws_sdk_iam::error::SdkError<E>>,
+) -> anyhow::Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Err(e) if e.code() != Some("NoSuchEntity") => Err(sdk_error(e)),
+        _ => Ok(()),
+    }
 }
 
 /// Deletes a managed policy's non-default versions: IAM keeps at most five,
@@ -607,16 +622,7 @@ impl Cloud for AwsCloud {
                         .send(),
                 );
                 self.calls += 1;
-                match r {
-                    Err(e)
-                        if !(e
-                            .as_service_error()
-                            .is_some_and(|s| s.is_no_such_entity_exception())) =>
-                    {
-                        return Err(sdk_error(e)).with_context(what);
-                    }
-                    _ => {}
-                }
+                already_gone_is_ok(r).with_context(what)?;
             }
             Target::RolePolicy { role, policy } => {
                 let r = rt.block_on(
@@ -627,61 +633,49 @@ impl Cloud for AwsCloud {
                         .send(),
                 );
                 self.calls += 1;
-                match r {
-                    Err(e)
-                        if !(e
-                            .as_service_error()
-                            .is_some_and(|s| s.is_no_such_entity_exception())) =>
-                    {
-                        return Err(sdk_error(e)).with_context(what);
-                    }
-                    _ => {}
-                }
+                already_gone_is_ok(r).with_context(what)?;
             }
             Target::ManagedPolicy { policy, .. } => {
                 let arn = managed_arn(&account.id, policy);
-                let entities =
-                    rt.block_on(client.list_entities_for_policy().policy_arn(&arn).send());
+                let exists = rt.block_on(client.get_policy().policy_arn(&arn).send());
                 self.calls += 1;
-                let entities = match entities {
-                    Ok(e) => e,
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_no_such_entity_exception()) =>
-                    {
-                        return Ok(());
-                    }
-                    Err(e) => return Err(sdk_error(e)).with_context(what),
-                };
+                if let Err(e) = exists {
+                    return already_gone_is_ok(Err::<(), _>(e)).with_context(what);
+                }
+                // A policy can only be deleted once detached and without old versions.
+                let entities = rt
+                    .block_on(client.list_entities_for_policy().policy_arn(&arn).send())
+                    .map_err(sdk_error)
+                    .with_context(what)?;
+                self.calls += 1;
                 for u in entities.policy_users() {
-                    rt.block_on(
+                    let name = u.user_name().unwrap_or_default();
+                    let r = rt.block_on(
                         client
                             .detach_user_policy()
-                            .user_name(u.user_name().unwrap_or_default())
+                            .user_name(name)
                             .policy_arn(&arn)
                             .send(),
-                    )
-                    .map_err(sdk_error)
-                    .with_context(what)?;
+                    );
                     self.calls += 1;
+                    already_gone_is_ok(r).with_context(what)?;
                 }
                 for r in entities.policy_roles() {
-                    rt.block_on(
+                    let name = r.role_name().unwrap_or_default();
+                    let r = rt.block_on(
                         client
                             .detach_role_policy()
-                            .role_name(r.role_name().unwrap_or_default())
+                            .role_name(name)
                             .policy_arn(&arn)
                             .send(),
-                    )
-                    .map_err(sdk_error)
-                    .with_context(what)?;
+                    );
                     self.calls += 1;
+                    already_gone_is_ok(r).with_context(what)?;
                 }
                 delete_old_versions(rt, &client, &arn, &mut self.calls).with_context(what)?;
-                rt.block_on(client.delete_policy().policy_arn(&arn).send())
-                    .map_err(sdk_error)
-                    .with_context(what)?;
+                let r = rt.block_on(client.delete_policy().policy_arn(&arn).send());
                 self.calls += 1;
+                already_gone_is_ok(r).with_context(what)?;
             }
         }
         Ok(())
