@@ -277,6 +277,21 @@ mod tests {
         }
     }
 
+    /// Applies `plan` at its own `now`, without pushing or progress output.
+    fn apply_quietly(repo: &Repository, plan: &Plan, cloud: &mut FakeCloud) -> Applied {
+        apply(
+            repo,
+            plan,
+            &accounts(),
+            cloud,
+            &bot(),
+            plan.now,
+            false,
+            &mut |_| {},
+        )
+        .unwrap()
+    }
+
     #[test]
     fn a_failed_revocation_is_never_archived() {
         let (_dir, repo) = repo_with_request();
@@ -286,17 +301,7 @@ mod tests {
             deleted: vec![],
         };
         let plan = ended_plan();
-        let out = apply(
-            &repo,
-            &plan,
-            &accounts(),
-            &mut cloud,
-            &bot(),
-            plan.now,
-            false,
-            &mut |_| {},
-        )
-        .unwrap();
+        let out = apply_quietly(&repo, &plan, &mut cloud);
         assert_eq!(out.failed.len(), 1);
         assert!(out.archived.is_empty());
         assert_eq!(
@@ -314,17 +319,7 @@ mod tests {
             deleted: vec![],
         };
         let plan = ended_plan();
-        let out = apply(
-            &repo,
-            &plan,
-            &accounts(),
-            &mut cloud,
-            &bot(),
-            plan.now,
-            false,
-            &mut |_| {},
-        )
-        .unwrap();
+        let out = apply_quietly(&repo, &plan, &mut cloud);
         assert_eq!(cloud.deleted.len(), 1);
         assert_eq!(out.archived, ["x"]);
         let head = repo
@@ -353,17 +348,7 @@ mod tests {
 
         // Applying the same plan again finds nothing left to move: no new commit.
         let tip = head.id();
-        apply(
-            &repo,
-            &plan,
-            &accounts(),
-            &mut cloud,
-            &bot(),
-            plan.now,
-            false,
-            &mut |_| {},
-        )
-        .unwrap();
+        apply_quietly(&repo, &plan, &mut cloud);
         assert_eq!(repo.refname_to_id("refs/heads/main").unwrap(), tip);
     }
 }

@@ -217,6 +217,23 @@ fn revocations_with(
     with_statement(&doc, &sid, Some(deny))
 }
 
+/// Replaces a role's trust policy (jit only ever edits its own statements in it).
+fn write_trust(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    role: &str,
+    doc: &Value,
+    calls: &mut usize,
+) -> anyhow::Result<()> {
+    let request = client
+        .update_assume_role_policy()
+        .role_name(role)
+        .policy_document(policy::minify(doc));
+    rt.block_on(request.send()).map_err(sdk_error)?;
+    *calls += 1;
+    Ok(())
+}
+
 /// A delete that found nothing to delete has done its job: revoking twice
 /// (a re-run after a crash) converges.
 fn already_gone_is_ok<T, E>(
@@ -460,16 +477,7 @@ impl Cloud for AwsCloud {
                     decode_document(&raw)?
                 };
                 let updated = with_statement(&current, sid, Some(statement));
-                rt.block_on(
-                    client
-                        .update_assume_role_policy()
-                        .role_name(role)
-                        .policy_document(policy::minify(&updated))
-                        .send(),
-                )
-                .map_err(sdk_error)
-                .with_context(what)?;
-                self.calls += 1;
+                write_trust(rt, &client, role, &updated, &mut self.calls).with_context(what)?;
             }
             Target::ManagedPolicy { policy, principal } => {
                 let arn = managed_arn(&account.id, policy);
@@ -602,16 +610,7 @@ impl Cloud for AwsCloud {
                     self.calls += 1;
                 }
                 let updated = with_statement(&current, sid, None);
-                rt.block_on(
-                    client
-                        .update_assume_role_policy()
-                        .role_name(role)
-                        .policy_document(policy::minify(&updated))
-                        .send(),
-                )
-                .map_err(sdk_error)
-                .with_context(what)?;
-                self.calls += 1;
+                write_trust(rt, &client, role, &updated, &mut self.calls).with_context(what)?;
             }
             Target::UserPolicy { user, policy } => {
                 let r = rt.block_on(
