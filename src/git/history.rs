@@ -46,6 +46,8 @@ pub struct UnapprovedChange {
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
     pub request: Request,
+    /// The blob of the request file's current content (what an ending ends).
+    pub blob: Oid,
     /// The first-parent commit that introduced the current content.
     pub commit: Oid,
     /// That commit's time: the approval time.
@@ -263,7 +265,7 @@ fn resolve_requests(
             unresolved.insert(path, blob);
         }
     }
-    let mut found: Vec<(String, usize)> = Vec::new();
+    let mut found: Vec<(String, Oid, usize)> = Vec::new();
     let mut position = chain.len();
     while !unresolved.is_empty() && position > 0 {
         position -= 1;
@@ -287,13 +289,14 @@ fn resolve_requests(
             .map(|(path, _)| path.clone())
             .collect();
         for path in introduced {
-            unresolved.remove(&path);
-            found.push((path, position));
+            if let Some(blob) = unresolved.remove(&path) {
+                found.push((path, blob, position));
+            }
         }
     }
 
     let mut out = Vec::new();
-    for (path, position) in found {
+    for (path, blob, position) in found {
         let name = path
             .trim_start_matches("requests/")
             .trim_end_matches(".hcl");
@@ -312,6 +315,7 @@ fn resolve_requests(
         out.push(RequestRecord {
             duration: before.duration_of(&request),
             request,
+            blob,
             commit: commit.id(),
             approved_at: commit_time(&commit),
             verdict,
