@@ -296,6 +296,19 @@ pub fn changed_objects(old: &Definitions, new: &Definitions) -> Vec<Object> {
     out
 }
 
+/// Whether `object` has the same content (or is absent) in both versions.
+pub fn same(a: &Definitions, b: &Definitions, object: &Object) -> bool {
+    match object {
+        Object::Settings => a.settings == b.settings,
+        Object::Account(n) => a.accounts.get(n) == b.accounts.get(n),
+        Object::User(n) => a.users.get(n) == b.users.get(n),
+        Object::Team(n) => a.teams.get(n) == b.teams.get(n),
+        Object::Role(n) => a.roles.get(n) == b.roles.get(n),
+        Object::Contract(n) => a.contracts.get(n) == b.contracts.get(n),
+        Object::Guardrail(n) => a.guardrails.get(n) == b.guardrails.get(n),
+    }
+}
+
 /// Copies `object`'s version from `from` into `into` (adding, replacing or removing it).
 pub fn adopt(into: &mut Definitions, from: &Definitions, object: &Object) {
     fn put<T: Clone>(

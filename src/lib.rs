@@ -9,6 +9,7 @@ pub mod diag;
 pub mod fmt;
 pub mod git;
 pub mod iam;
+pub mod lifecycle;
 pub mod plan;
 pub mod policy;
 pub mod pr;

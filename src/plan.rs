@@ -197,6 +197,15 @@ pub fn standing(
     if let Some(reason) = invalid_reason(snapshot, defs_diags, record) {
         return Standing::Invalid(reason);
     }
+    if record.verdict.is_approved()
+        && let Some(why) = &record.invalid_then
+    {
+        return Standing::Invalid(format!(
+            "{}: invalid when it was approved in {} ({why}); a request approved while invalid never becomes valid: re-propose it",
+            record.request.name,
+            crate::git::short(record.commit)
+        ));
+    }
     if let Verdict::Pending { reason } = &record.verdict {
         return Standing::Awaiting(reason.clone());
     }

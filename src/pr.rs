@@ -3,6 +3,10 @@
 //! changes are not in force until approved), and who still must approve.
 //! Pure: takes the base snapshot and the head's parsed files.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use git2::Oid;
 use serde::Serialize;
 
 use crate::approval::{Object, changed_objects, required_groups};
@@ -10,6 +14,7 @@ use crate::config::validate;
 use crate::config::{AccessRepo, Definitions, Request, selector_list};
 use crate::diag::{Diagnostic, Subject};
 use crate::git::history::Snapshot;
+use crate::plan;
 
 #[derive(Debug, Serialize)]
 pub struct PrPlan {
@@ -17,6 +22,9 @@ pub struct PrPlan {
     pub head: String,
     pub requests: Vec<PrRequest>,
     pub definition_changes: Vec<PrChange>,
+    /// Changes on the base that are not in force (not approved), naming the
+    /// commit to approve or revert.
+    pub unapproved: Vec<String>,
     pub errors: Vec<String>,
 }
 
@@ -36,6 +44,9 @@ pub struct PrRequest {
     pub mode: String,
     /// Who still must approve, in words.
     pub needs: String,
+    /// For a request live on the base: what merging does to its grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,23 +61,43 @@ impl PrPlan {
     }
 }
 
+/// The files of the two sides: the blob of every `requests/<name>.hcl`.
+pub struct Sides<'a> {
+    pub base: &'a BTreeMap<String, Oid>,
+    pub head: &'a BTreeMap<String, Oid>,
+}
+
 /// `head` is the branch's files (parsed), `head_diags` their problems.
+/// Every request file whose bytes change is listed (a comment or whitespace
+/// edit too: merging it makes a new version that needs approval, and for a
+/// live request restarts its window from the merge).
 pub fn pr_plan(
     base: &Snapshot,
     head: &AccessRepo,
     head_diags: &[Diagnostic],
     head_sha: &str,
+    files: Sides,
+    now: DateTime<Utc>,
 ) -> PrPlan {
     let defs = &base.effective;
     let mut requests = Vec::new();
     let mut errors = Vec::new();
-    let base_requests = &base.head_repo.requests;
-
-    for (name, req) in &head.requests {
-        let change = match base_requests.get(name) {
-            None => "added",
-            Some(old) if old == req => continue,
-            Some(_) => "changed",
+    let defs_diags = validate::validate_definitions(defs);
+    let names: BTreeSet<&String> = files.base.keys().chain(files.head.keys()).collect();
+    for name in names {
+        if files.base.get(name) == files.head.get(name) {
+            continue;
+        }
+        let Some(req) = head.requests.get(name) else {
+            if !files.head.contains_key(name) {
+                requests.push(removed(name));
+            }
+            continue;
+        };
+        let change = if files.base.contains_key(name) {
+            "changed"
+        } else {
+            "added"
         };
         let mut errs: Vec<String> = head_diags
             .iter()
@@ -76,26 +107,18 @@ pub fn pr_plan(
             .collect();
         errs.dedup();
         errors.extend(errs.iter().cloned());
-        requests.push(describe(defs, req, change, errs));
-    }
-    for name in base_requests
-        .keys()
-        .filter(|n| !head.requests.contains_key(*n))
-    {
-        requests.push(PrRequest {
-            request: name.clone(),
-            change: "removed".into(),
-            valid: true,
-            errors: Vec::new(),
-            requester: String::new(),
-            contract: String::new(),
-            principal: String::new(),
-            role: String::new(),
-            resources: Vec::new(),
-            duration: String::new(),
-            mode: String::new(),
-            needs: "nothing: removing a request ends its grant on the next apply".into(),
-        });
+        let mut described = describe(defs, req, change, errs);
+        let live = base.requests.iter().find(|r| &r.request.name == name);
+        if let Some(record) = live
+            && let plan::Standing::Active(_, end) = plan::standing(base, &defs_diags, record, now)
+        {
+            described.window = Some(format!(
+                "live until {}: merging makes a new version, which ends this grant and, once approved, starts a new {} window from the merge",
+                crate::policy::iam_time(end),
+                described.duration
+            ));
+        }
+        requests.push(described);
     }
     // Requests whose files fail to parse are not in `head.requests`.
     for d in head_diags.iter().filter(|d| d.is_error()) {
@@ -120,12 +143,43 @@ pub fn pr_plan(
         errors.push(d.to_string());
     }
     errors.dedup();
+    let unapproved = base
+        .unapproved
+        .iter()
+        .map(|u| {
+            format!(
+                "{} changed in {} is not in force: {}",
+                u.object,
+                crate::git::short(u.commit),
+                u.reason
+            )
+        })
+        .collect();
     PrPlan {
         base: base.head.to_string(),
         head: head_sha.to_string(),
         requests,
         definition_changes,
+        unapproved,
         errors,
+    }
+}
+
+fn removed(name: &str) -> PrRequest {
+    PrRequest {
+        request: name.to_string(),
+        change: "removed".into(),
+        valid: true,
+        errors: Vec::new(),
+        requester: String::new(),
+        contract: String::new(),
+        principal: String::new(),
+        role: String::new(),
+        resources: Vec::new(),
+        duration: String::new(),
+        mode: String::new(),
+        needs: "nothing: removing a request ends its grant on the next apply".into(),
+        window: None,
     }
 }
 
@@ -190,6 +244,7 @@ fn describe(defs: &Definitions, req: &Request, change: &str, errors: Vec<String>
             .map(|c| c.mode.as_str().to_string())
             .unwrap_or_default(),
         needs,
+        window: None,
     }
 }
 

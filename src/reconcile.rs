@@ -38,21 +38,7 @@ pub fn read(dir: &Path, cloud: &mut dyn Cloud) -> anyhow::Result<World> {
 /// name: an unapproved `settings.branch` change cannot redirect jit to a
 /// branch its author controls.
 pub fn read_git(dir: &Path) -> anyhow::Result<Snapshot> {
-    let repo = git::open(dir)?;
-    let (candidate, head) = git::branch_head(&repo)?;
-    let snapshot = git::history::read(&repo, &candidate, head)?;
-    let approved = snapshot.effective.settings.branch.clone();
-    if approved == candidate {
-        return Ok(snapshot);
-    }
-    let snapshot = git::history::read(&repo, &approved, git::resolve_branch(&repo, &approved)?)?;
-    if snapshot.effective.settings.branch != approved {
-        anyhow::bail!(
-            "the approved settings.branch is ambiguous: `{candidate}` says `{approved}`, which says `{}`; fix jit.hcl on the branch you run jit on",
-            snapshot.effective.settings.branch
-        );
-    }
-    Ok(snapshot)
+    git::history::read_branch(&git::open(dir)?)
 }
 
 /// Reads both sides and plans at `now`, timing it.

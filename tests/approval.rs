@@ -511,31 +511,48 @@ fn changing_an_approved_request_needs_approval_again() {
         );
     }
 
-    // Approved again (a new commit of the file, approved by carol): active
-    // from that commit's time.
+    // An approval on top of the unapproved edit covers only the diff carol
+    // saw (4h -> 3h), not the unapproved stretch before it: still pending,
+    // naming the approving commit (DESIGN §2, approval covers the diff).
     alice_requests(&repo, "alice", "2026-11-23T10:00:00Z", "3h", &["carol"]);
+    let s = repo.status("2026-11-23T10:30:00Z");
+    assert_pending(&s, "alice-db", "awaiting_approval", &["never approved"]);
+
+    // Deleted and proposed again: approved as usual, active from that commit.
+    repo.remove("requests/alice-db.hcl");
+    repo.commit("alice", "2026-11-23T10:05:00Z", "Withdraw", &[]);
+    alice_requests(&repo, "alice", "2026-11-23T10:10:00Z", "3h", &["carol"]);
     assert_active(
         &repo.status("2026-11-23T10:30:00Z"),
         "alice-db",
-        "2026-11-23T10:00:00Z",
-        "2026-11-23T13:00:00Z",
+        "2026-11-23T10:10:00Z",
+        "2026-11-23T13:10:00Z",
         &["carol"],
     );
 }
 
 #[test]
-fn reverting_to_the_approved_content_needs_approval_again() {
+fn reverting_to_the_approved_content_restores_the_approved_window_only() {
     let repo = Repo::standard();
     alice_requests(&repo, "alice", "2026-11-23T09:00:00Z", "2h", &["bob"]);
     alice_requests(&repo, "alice", "2026-11-23T09:10:00Z", "4h", &[]);
-    alice_requests(&repo, "alice", "2026-11-23T09:20:00Z", "2h", &[]);
-    let s = repo.status(NOW);
     assert_pending(
-        &s,
+        &repo.status(NOW),
         "alice-db",
         "awaiting_approval",
         &["needs 1 more approval from team:dba"],
     );
+    // Back to the content in force: that version, with its own approval and
+    // its own window (never a new one from the revert).
+    alice_requests(&repo, "alice", "2026-11-23T09:20:00Z", "2h", &[]);
+    assert_active(
+        &repo.status(NOW),
+        "alice-db",
+        "2026-11-23T09:00:00Z",
+        "2026-11-23T11:00:00Z",
+        &["bob"],
+    );
+    assert!(active(&repo.status("2026-11-23T11:00:00Z")).is_empty());
 }
 
 #[test]
@@ -1785,11 +1802,14 @@ fn an_unapproved_trust_anchor_is_refused() {
         "Trust my commit",
         &["bob"],
     );
-    let out = repo.jit(&["status", "--json", "--now", "2026-11-23T09:30:00Z"], &[]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("trust_anchor") && stderr(&out).contains("not approved"),
-        "{}",
-        stderr(&out)
+    // Bob is no admin: the anchor is not in force, jit keeps running, and
+    // mallory's unapproved membership stays out.
+    alice_requests(&repo, "alice", "2026-11-23T09:00:00Z", "1h", &["mallory"]);
+    let s = repo.status(NOW);
+    assert_pending(
+        &s,
+        "alice-db",
+        "awaiting_approval",
+        &["mallory is not an allowed approver"],
     );
 }

@@ -8,52 +8,24 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
-use git2::{Commit, Oid, Repository, Tree};
+use git2::{Commit, Oid, Repository};
 
 use super::{ArchiveTrailers, DefinitionChange, EndedBy, Ending, History, Lifecycle, StrayArchive};
 use crate::approval::{self, Evidence, Object, Verdict};
-use crate::config::{self, Definitions, SourceFile, validate};
-use crate::git::history::{self, Approvals, DefinitionsWalk};
+use crate::config::{Definitions, validate};
+use crate::git::history::{self, Approvals, Judge, Link};
 use crate::git::{self as jitgit};
+use crate::lifecycle::{Effect, PathLog, Version};
 
-/// The ids that decide whether a commit needs reading.
-#[derive(PartialEq)]
-struct Fingerprint {
-    requests: Option<Oid>,
-    archive: Option<Oid>,
-    /// Top-level entries other than requests/, archive/ and dot-files: the definitions.
-    definitions: Vec<(String, Oid)>,
-}
-
-impl Fingerprint {
-    fn of(tree: &Tree) -> Fingerprint {
-        let id = |name: &str| tree.get_name(name).map(|e| e.id());
-        Fingerprint {
-            requests: id("requests"),
-            archive: id("archive"),
-            definitions: history::definitions_fingerprint(tree),
-        }
-    }
-}
-
-/// Reads the audit history of `branch` up to `head`.
+/// Reads the audit history of `branch` up to `head`: the same chain,
+/// definitions replay and request judgement as `plan` (one lifecycle model).
 pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<History> {
-    let chain = history::first_parent_chain(repo, head)?;
-    let head_defs = history::definitions_at(repo, &repo.find_commit(head)?.tree()?)?;
-    let anchor = head_defs.settings.trust_anchor.as_deref();
-    let chain = history::from_anchor(repo, chain, anchor)?;
+    let chain = history::read_chain(repo, head)?;
     let mut approvals = Approvals::default();
     let defs = history::walk_definitions(repo, &chain, &mut approvals)?;
-    if defs.effective.settings.trust_anchor.as_deref() != anchor {
-        anyhow::bail!(
-            "settings.trust_anchor = {:?} at the head of {branch} is not approved: the settings change that set it needs the admins' approval",
-            anchor.unwrap_or_default()
-        );
-    }
     let mut walker = Walker {
         repo,
-        defs: &defs,
-        approvals,
+        judge: Judge::new(repo, &defs, &mut approvals),
         out: History {
             branch: branch.to_string(),
             approved_branch: defs.effective.settings.branch.clone(),
@@ -65,37 +37,39 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Histor
             strays: Vec::new(),
         },
         open: BTreeMap::new(),
+        logs: BTreeMap::new(),
     };
-    let mut previous: Option<Fingerprint> = None;
+    let mut previous: Option<&Link> = None;
     let mut raw_defs: Option<Definitions> = None;
-    for (position, oid) in chain.iter().enumerate() {
-        let commit = repo.find_commit(*oid)?;
-        let tree = commit.tree()?;
-        let now = Fingerprint::of(&tree);
-        let (defs_changed, requests_changed, archive_changed) = match &previous {
+    for (position, link) in chain.iter().enumerate() {
+        let (defs_changed, requests_changed, archive_changed) = match previous {
             None => (true, true, true),
             Some(p) => (
-                p.definitions != now.definitions,
-                p.requests != now.requests,
-                p.archive != now.archive,
+                link.defs_changed,
+                p.requests != link.requests,
+                p.archive != link.archive,
             ),
         };
         if defs_changed || requests_changed || archive_changed {
             walker.out.examined += 1;
+            let commit = repo.find_commit(link.oid)?;
             if defs_changed {
-                let new_raw = history::definitions_at(repo, &tree)?;
+                let new_raw = history::definitions_at(repo, &commit.tree()?)?;
                 if let Some(old) = &raw_defs {
                     walker.definitions(position, &commit, old, &new_raw)?;
                 }
                 raw_defs = Some(new_raw);
             }
-            let old_requests = previous.as_ref().and_then(|p| p.requests);
+            let old_requests = previous.and_then(|p| p.requests);
             walker
-                .requests(position, &commit, old_requests, now.requests)
-                .with_context(|| format!("reading requests at commit {}", jitgit::short(*oid)))?;
+                .requests(position, &commit, old_requests, link.requests)
+                .with_context(|| {
+                    format!("reading requests at commit {}", jitgit::short(link.oid))
+                })?;
         }
-        previous = Some(now);
+        previous = Some(link);
     }
+    walker.judge_open_now(&defs.effective);
     Ok(walker.out)
 }
 
@@ -133,17 +107,18 @@ fn who_named(defs: &Definitions, text: &str) -> String {
         .map_or_else(|| text.to_string(), |u| u.name.clone())
 }
 
-struct Walker<'a> {
-    repo: &'a Repository,
-    defs: &'a DefinitionsWalk,
-    /// Trailers, or the forge's reviews in github mode.
-    approvals: Approvals,
+struct Walker<'a, 'r> {
+    repo: &'r Repository,
+    /// Judges request versions exactly as plan does.
+    judge: Judge<'a, 'r>,
     out: History,
     /// Request path -> index of its open lifecycle.
     open: BTreeMap<String, usize>,
+    /// Request path -> its life since last removed (what is in force).
+    logs: BTreeMap<String, PathLog>,
 }
 
-impl Walker<'_> {
+impl Walker<'_, '_> {
     /// Judges each object the commit changed, as walk_definitions does.
     fn definitions(
         &mut self,
@@ -156,8 +131,9 @@ impl Walker<'_> {
         if changed.is_empty() {
             return Ok(());
         }
-        let before = self.defs.before(position);
-        let ev = self.approvals.evidence(self.repo, commit, before, None)?;
+        let before = self.judge.definitions().before(position).clone();
+        let before = &before;
+        let ev = self.judge.evidence(commit, before, None)?;
         let author = author_label(before, &ev);
         for object in changed {
             let verdict = approval::judge_definition_change(before, &object, &ev);
@@ -191,7 +167,8 @@ impl Walker<'_> {
         old: Option<Oid>,
         new: Option<Oid>,
     ) -> anyhow::Result<()> {
-        let before = self.defs.before(position);
+        let before = self.judge.definitions().before(position).clone();
+        let before = &before;
         let by_bot = commit
             .author()
             .email()
@@ -205,22 +182,10 @@ impl Walker<'_> {
         if old != new {
             let old_tree = old.map(|id| self.repo.find_tree(id)).transpose()?;
             let new_tree = new.map(|id| self.repo.find_tree(id)).transpose()?;
-            let diff = self
-                .repo
-                .diff_tree_to_tree(old_tree.as_ref(), new_tree.as_ref(), None)?;
-            let mut deltas: Vec<(String, Option<Oid>, Option<Oid>)> = Vec::new();
-            for d in diff.deltas() {
-                let Some(path) = d.new_file().path().or(d.old_file().path()) else {
-                    continue;
-                };
-                let path = format!("requests/{}", path.to_string_lossy());
-                if config::parse::file_kind(&path) != config::parse::FileKind::Request {
-                    continue;
-                }
-                let id = |f: git2::DiffFile| Some(f.id()).filter(|id| !id.is_zero());
-                deltas.push((path, id(d.old_file()), id(d.new_file())));
-            }
-            for (path, old_blob, new_blob) in deltas {
+            for (file, old_blob, new_blob) in
+                history::request_deltas(old_tree.as_ref(), new_tree.as_ref())
+            {
+                let path = format!("requests/{file}");
                 let mut replaced = None;
                 if old_blob.is_some()
                     && let Some(index) = self.open.remove(&path)
@@ -228,7 +193,7 @@ impl Walker<'_> {
                     let how = match (new_blob, by_bot) {
                         (Some(_), _) => EndedBy::Changed,
                         (None, true) => {
-                            let name = stem(&path);
+                            let name = history::stem(&path);
                             match trailers.take_if(|t| t.request == name) {
                                 Some(t) => EndedBy::Archive(Box::new(t)),
                                 None => EndedBy::ArchiveWithoutTrailers,
@@ -239,8 +204,25 @@ impl Walker<'_> {
                     self.end(index, commit, before, &path, how)?;
                     replaced = Some(self.out.lifecycles[index].commit);
                 }
-                if let Some(blob) = new_blob {
-                    let lc = self.version(position, commit, &path, blob, replaced)?;
+                let version = new_blob
+                    .map(|blob| self.judge.version(position, commit, &path, blob))
+                    .transpose()?;
+                let log = self.logs.entry(path.clone()).or_default();
+                let effect = log.apply(old_blob, version.clone());
+                let in_force = log.in_force().cloned();
+                if effect == Effect::Removed {
+                    self.logs.remove(&path);
+                }
+                if let Some(version) = version {
+                    let lc = lifecycle(
+                        self.repo,
+                        &version,
+                        &effect,
+                        in_force.as_ref(),
+                        commit,
+                        before,
+                        replaced,
+                    );
                     self.open.insert(path, self.out.lifecycles.len());
                     self.out.lifecycles.push(lc);
                 }
@@ -290,86 +272,84 @@ impl Walker<'_> {
         Ok(())
     }
 
-    /// A new version of a request: parsed, judged against the definitions in
-    /// force before its commit.
-    fn version(
-        &mut self,
-        position: usize,
-        commit: &Commit,
-        path: &str,
-        blob: Oid,
-        replaces: Option<Oid>,
-    ) -> anyhow::Result<Lifecycle> {
-        let text = String::from_utf8_lossy(self.repo.find_blob(blob)?.content()).into_owned();
-        let (parsed, diags) = config::parse_files(&[SourceFile {
-            path: path.to_string(),
-            text,
-        }]);
-        // Judged, and its window fixed, by the definitions in force before its
-        // commit: a later change of the contract must not stretch an approved window.
-        let before = self.defs.before(position);
-        let ev = self
-            .approvals
-            .evidence(self.repo, commit, before, Some(path))?;
-        let author = author_label(before, &ev);
-        let approved_at = history::commit_time(commit);
-        let mut lc = Lifecycle {
-            request: stem(path).to_string(),
-            path: path.to_string(),
-            commit: commit.id(),
-            requested_at: time_of(commit.author().when()),
-            approved_at,
-            author,
-            replaces,
-            contract: String::new(),
-            requester: String::new(),
-            principal: None,
-            role: None,
-            resources: Vec::new(),
-            reason: String::new(),
-            invalid: None,
-            verdict: Verdict::Pending {
-                reason: "the file holds no valid request block".into(),
-            },
-            window: None,
-            ending: None,
-        };
-        let first_error = diags.iter().find(|d| d.is_error()).map(|d| d.to_string());
-        let Some(req) = parsed.requests.values().next() else {
-            lc.invalid = Some(first_error.unwrap_or_else(|| "no request block".into()));
-            return Ok(lc);
-        };
-        lc.contract = req.contract.clone();
-        lc.requester = req.requester.clone();
-        lc.reason = req.reason.clone();
-        lc.verdict = approval::judge_request(before, req, &ev);
-        lc.invalid = first_error.or_else(|| {
-            validate::validate_request(before, req)
+    /// Open versions must also be valid against the definitions in force
+    /// now, as plan requires.
+    fn judge_open_now(&mut self, now: &Definitions) {
+        for index in self.open.values() {
+            let lc = &mut self.out.lifecycles[*index];
+            if lc.invalid.is_some() || !lc.verdict.is_approved() {
+                continue;
+            }
+            let Some(request) = &lc.request_as_judged else {
+                continue;
+            };
+            lc.invalid = validate::validate_request(now, request)
                 .iter()
                 .find(|d| d.is_error())
-                .map(|d| d.to_string())
-        });
-        lc.principal = before.users.get(&req.requester).map(|u| u.aws.clone());
-        if let Some(contract) = before.contracts.get(&req.contract) {
-            lc.role = Some(contract.role.clone());
-            lc.resources = if req.resources.is_empty() {
-                contract.resources.clone()
-            } else {
-                req.resources.clone()
-            };
-            if let Some(duration) = before.duration_of(req) {
-                let start = req.not_before.map_or(approved_at, |nb| nb.max(approved_at));
-                lc.window = Some((start, start + duration.to_delta()));
-            }
-        } else {
-            lc.resources = req.resources.clone();
+                .map(|d| format!("invalid against the definitions in force now: {d}"));
         }
-        Ok(lc)
     }
 }
 
-/// `requests/x.hcl` -> `x`.
-fn stem(path: &str) -> &str {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    file.strip_suffix(".hcl").unwrap_or(file)
+/// A lifecycle for a version, with the verdict that counts: its own
+/// approval when it took effect, the version in force's after a revert,
+/// pending otherwise.
+fn lifecycle(
+    repo: &Repository,
+    version: &Version,
+    effect: &Effect,
+    in_force: Option<&Version>,
+    commit: &Commit,
+    before: &Definitions,
+    replaces: Option<Oid>,
+) -> Lifecycle {
+    let counted = match effect {
+        Effect::Reverted => in_force.unwrap_or(version),
+        _ => version,
+    };
+    let verdict = match effect {
+        Effect::Pending(reason) => Verdict::Pending {
+            reason: reason.clone(),
+        },
+        _ => counted.verdict.clone(),
+    };
+    let request = version.request.as_ref();
+    let contract = request.and_then(|r| before.contracts.get(&r.contract));
+    let author = history::evidence(
+        // Authorship only, as the version was judged: no forge call here.
+        repo,
+        commit,
+        before,
+        Some(&version.path),
+    )
+    .map(|ev| author_label(before, &ev))
+    .unwrap_or_default();
+    let mut fixed = request.cloned();
+    if let Some(r) = &mut fixed {
+        r.duration = counted.duration;
+    }
+    Lifecycle {
+        request: version.name.clone(),
+        path: version.path.clone(),
+        commit: commit.id(),
+        requested_at: time_of(commit.author().when()),
+        approved_at: counted.approved_at,
+        author,
+        replaces,
+        contract: request.map(|r| r.contract.clone()).unwrap_or_default(),
+        requester: request.map(|r| r.requester.clone()).unwrap_or_default(),
+        principal: request.and_then(|r| before.users.get(&r.requester).map(|u| u.aws.clone())),
+        role: contract.map(|c| c.role.clone()),
+        resources: match (request, contract) {
+            (Some(r), Some(c)) if r.resources.is_empty() => c.resources.clone(),
+            (Some(r), _) => r.resources.clone(),
+            (None, _) => Vec::new(),
+        },
+        reason: request.map(|r| r.reason.clone()).unwrap_or_default(),
+        invalid: counted.invalid_then.clone(),
+        verdict,
+        window: counted.window(),
+        ending: None,
+        request_as_judged: fixed,
+    }
 }

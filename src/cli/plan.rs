@@ -86,10 +86,23 @@ fn run_pr(
         .and_then(|h| h.peel_to_commit())
         .context("reading HEAD")?;
     let snapshot = git::history::read(&repo, base, base_oid)?;
-    let files = git::read_files(&repo, &head.tree()?, git::is_live)?;
-    let (head_repo, mut diags) = config::parse_files(&files);
+    let (files, mut diags) = git::read_files(&repo, &head.tree()?, git::is_live)?;
+    let (head_repo, parse_diags) = config::parse_files(&files);
+    diags.extend(parse_diags);
     diags.extend(validate::validate(&head_repo));
-    let plan = pr::pr_plan(&snapshot, &head_repo, &diags, &head.id().to_string());
+    let base_blobs = git::request_blobs(&repo, &repo.find_commit(base_oid)?.tree()?)?;
+    let head_blobs = git::request_blobs(&repo, &head.tree()?)?;
+    let plan = pr::pr_plan(
+        &snapshot,
+        &head_repo,
+        &diags,
+        &head.id().to_string(),
+        pr::Sides {
+            base: &base_blobs,
+            head: &head_blobs,
+        },
+        ctx.now,
+    );
     match format {
         Format::Json => ui.out(&format!("{}\n", serde_json::to_string_pretty(&plan)?))?,
         Format::Markdown => ui.out(&render::pr::markdown(&plan))?,

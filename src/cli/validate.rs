@@ -27,6 +27,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
     let files = worktree::read_hcl_files(&ctx.dir)?;
     let (repo, mut diags) = config::parse_files(&files);
     diags.extend(validate::validate(&repo));
+    diags.extend(worktree::request_path_problems(&ctx.dir)?);
     diag::sort(&mut diags);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     match args.format {

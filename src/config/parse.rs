@@ -43,8 +43,14 @@ pub enum FileKind {
 pub fn file_kind(path: &str) -> FileKind {
     if !path.ends_with(".hcl") {
         FileKind::Other
-    } else if path.starts_with("requests/") {
-        FileKind::Request
+    } else if let Some(file) = path.strip_prefix("requests/") {
+        // Only files directly under requests/ are requests; anything else
+        // there is neither a request nor a definition.
+        if file.contains('/') {
+            FileKind::Other
+        } else {
+            FileKind::Request
+        }
     } else if path.starts_with("archive/") {
         FileKind::Archive
     } else {
@@ -352,6 +358,24 @@ impl Parser {
                 );
                 continue;
             }
+            if let [label] = block.labels.as_slice()
+                && label.as_str() != expected
+            {
+                // The file's path names the request: a file can never speak
+                // for (or invalidate) another request.
+                let name = label.as_str();
+                self.diags.push(
+                    Diagnostic::error(
+                        ctx.loc(label.span()),
+                        format!("request name `{name}` does not match file name `{expected}.hcl`"),
+                    )
+                    .with_hint(format!(
+                        "rename the file to requests/{name}.hcl or the block to \"{expected}\""
+                    ))
+                    .about(Subject::Request(expected.to_string())),
+                );
+                continue;
+            }
             let Some(name) = self.label(ctx, block, "request") else {
                 continue;
             };
@@ -366,18 +390,6 @@ impl Parser {
                 name: name.clone(),
                 meta: r.finish(&[]),
             };
-            if name != expected {
-                self.diags.push(
-                    Diagnostic::error(
-                        ctx.loc(block.labels[0].span()),
-                        format!("request name `{name}` does not match file name `{expected}.hcl`"),
-                    )
-                    .with_hint(format!(
-                        "rename the file to requests/{name}.hcl or the block to \"{expected}\""
-                    ))
-                    .about(Subject::Request(name.clone())),
-                );
-            }
             self.repo.requests.insert(name, req);
         }
         if count == 0 {

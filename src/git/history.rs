@@ -2,16 +2,19 @@
 //! the effective (approved) definitions, and for each request file the
 //! commit that introduced its current content and whether that was approved.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
-use git2::{Commit, Oid, Repository, Tree};
+use git2::{Commit, ObjectType, Oid, Repository, Tree};
 
 use super::github::{GithubClient, Review};
 use crate::approval::{self, Evidence, Identity, Object, Verdict};
-use crate::config::{self, AccessRepo, ApprovalMode, Definitions, Duration, Request};
-use crate::diag::{self, Diagnostic};
+use crate::config::{
+    self, AccessRepo, ApprovalMode, Definitions, Duration, Request, SourceFile, validate,
+};
+use crate::diag::{self, Diagnostic, Subject};
+use crate::lifecycle::{Effect, PathLog, Version};
 
 /// The access repo as jit sees it at the branch head.
 #[derive(Debug)]
@@ -20,15 +23,18 @@ pub struct Snapshot {
     pub head: Oid,
     /// The files at head, as written (approved or not).
     pub head_repo: AccessRepo,
-    /// Problems found parsing the files at head (syntax, types, names).
-    /// Cross-references are checked against the definitions in force, by the
-    /// planner: an unapproved definitions change must not invalidate anything.
+    /// Problems found reading the files at head (syntax, types, names, paths
+    /// that cannot be files of the access repo). Cross-references are checked
+    /// against the definitions in force, by the planner: an unapproved
+    /// definitions change must not invalidate anything.
     pub diags: Vec<Diagnostic>,
     /// The definitions in force: the last approved version of each object.
     pub effective: Definitions,
     /// Definition changes at head that are not (yet) in force.
     pub unapproved: Vec<UnapprovedChange>,
     pub requests: Vec<RequestRecord>,
+    /// The commit that put the approved `settings.branch` in force.
+    pub branch_set_at: Oid,
     /// First-parent commits read (for stats).
     pub commits_walked: usize,
     /// GitHub API calls made (approval = "github").
@@ -45,55 +51,149 @@ pub struct UnapprovedChange {
 /// A request file at head and how its current content got there.
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
+    /// The request as in the file, with `duration` fixed to the one approved.
     pub request: Request,
     /// The blob of the request file's current content (what an ending ends).
     pub blob: Oid,
-    /// The first-parent commit that introduced the current content.
+    /// The first-parent commit whose approval counts for the current content
+    /// (the one that wrote it, or, after a revert, the one that approved it).
     pub commit: Oid,
     /// That commit's time: the approval time.
     pub approved_at: DateTime<Utc>,
     /// The duration as approved: the request's own, or its contract's
-    /// default in the definitions in force then (a later change of the
-    /// default must not stretch an approved window).
+    /// default in the definitions in force then. Computed once: it is both
+    /// the one checked against caps and the one the window uses.
     pub duration: Option<Duration>,
     pub verdict: Verdict,
     /// The approvers' emails as recorded (for the archive trailers).
     pub approver_emails: Vec<String>,
+    /// Why this version was invalid against the definitions in force at its
+    /// approving commit: it never grants (re-propose it).
+    pub invalid_then: Option<String>,
+}
+
+/// One first-parent commit, as the readers need it.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub oid: Oid,
+    /// The id of its `requests/` tree.
+    pub requests: Option<Oid>,
+    /// The id of its `archive/` entry.
+    pub archive: Option<Oid>,
+    /// Whether its definitions entries differ from its first parent's.
+    pub defs_changed: bool,
+}
+
+/// Reads the branch jit should follow, starting from the checked-out one,
+/// and following only approved `settings.branch` switches whose new branch
+/// contains the approving commit. An unusable switch is reported and jit
+/// stays where it is.
+pub fn read_branch(repo: &Repository) -> anyhow::Result<Snapshot> {
+    let (start, head) = super::start_branch(repo)?;
+    let mut snapshot = read(repo, &start, head)?;
+    let mut visited = vec![start];
+    loop {
+        let wanted = snapshot.effective.settings.branch.clone();
+        if wanted == snapshot.branch {
+            return Ok(snapshot);
+        }
+        let approving = snapshot.branch_set_at;
+        let usable = match super::resolve_branch(repo, &wanted) {
+            Ok(tip) if visited.contains(&wanted) => Err(format!(
+                "`{wanted}` leads back to a branch already read (tip {})",
+                super::short(tip)
+            )),
+            Ok(tip) if on_first_parent_chain(repo, tip, approving)? => Ok(tip),
+            Ok(_) => Err(format!(
+                "branch `{wanted}`'s first-parent history does not contain the approving commit {}",
+                super::short(approving)
+            )),
+            Err(e) => Err(format!("{e:#}")),
+        };
+        match usable {
+            Ok(tip) => {
+                visited.push(wanted.clone());
+                snapshot = read(repo, &wanted, tip)?;
+            }
+            Err(why) => {
+                log::warn!("staying on {}: {why}", snapshot.branch);
+                snapshot.unapproved.push(UnapprovedChange {
+                    object: Object::Settings,
+                    commit: approving,
+                    reason: format!(
+                        "settings.branch = {wanted:?} does not take effect ({why}); jit stays on `{}`",
+                        snapshot.branch
+                    ),
+                });
+                return Ok(snapshot);
+            }
+        }
+    }
+}
+
+/// Whether `target` is on the first-parent chain ending at `tip`.
+fn on_first_parent_chain(repo: &Repository, tip: Oid, target: Oid) -> anyhow::Result<bool> {
+    let mut commit = repo.find_commit(tip)?;
+    loop {
+        if commit.id() == target {
+            return Ok(true);
+        }
+        match commit.parent_id(0) {
+            Ok(parent) => commit = repo.find_commit(parent)?,
+            Err(_) => return Ok(false),
+        }
+    }
 }
 
 /// Reads the snapshot at `head` of `branch`.
 pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapshot> {
-    let chain = first_parent_chain(repo, head)?;
-    let head_commit = repo.find_commit(head)?;
-    let head_tree = head_commit.tree()?;
-    let files = super::read_files(repo, &head_tree, super::is_live)?;
-    let (head_repo, mut diags) = config::parse_files(&files);
+    let chain = read_chain(repo, head)?;
+    let head_tree = repo.find_commit(head)?.tree()?;
+    let (files, mut diags) = super::read_files(repo, &head_tree, super::is_live)?;
+    let (head_repo, parse_diags) = config::parse_files(&files);
+    diags.extend(parse_diags);
     diag::sort(&mut diags);
-    let anchor = head_repo.defs.settings.trust_anchor.as_deref();
-    let chain = from_anchor(repo, chain, anchor)?;
 
     let mut approvals = Approvals::default();
     let defs_walk = walk_definitions(repo, &chain, &mut approvals)?;
-    if defs_walk.effective.settings.trust_anchor.as_deref() != anchor {
-        anyhow::bail!(
-            "settings.trust_anchor = {:?} at the head of {branch} is not approved: the settings change that set it needs the admins' approval",
-            anchor.unwrap_or_default()
-        );
-    }
     log::debug!(
         "{branch}: {} first-parent commits, {} definition versions in force over time, {} refused changes",
         chain.len(),
         defs_walk.history.len(),
         defs_walk.refused.len()
     );
-    let requests = resolve_requests(
-        repo,
-        &chain,
-        &head_tree,
-        &head_repo,
-        &defs_walk,
-        &mut approvals,
-    )?;
+    let live: BTreeSet<String> = head_repo
+        .requests
+        .keys()
+        .map(|name| format!("requests/{name}.hcl"))
+        .collect();
+    let mut judge = Judge::new(repo, &defs_walk, &mut approvals);
+    let logs = read_requests(repo, &chain, &mut judge, Some(&live), &mut |_| Ok(()))?;
+
+    let mut requests = Vec::new();
+    for (name, req) in &head_repo.requests {
+        let Some((version, verdict)) = logs
+            .get(&format!("requests/{name}.hcl"))
+            .and_then(PathLog::judged)
+        else {
+            continue;
+        };
+        let mut request = req.clone();
+        request.duration = version.duration;
+        requests.push(RequestRecord {
+            request,
+            blob: version.blob,
+            commit: version.commit,
+            approved_at: version.approved_at,
+            duration: version.duration,
+            approver_emails: match verdict {
+                Verdict::Approved { .. } => version.approver_emails.clone(),
+                Verdict::Pending { .. } => Vec::new(),
+            },
+            verdict,
+            invalid_then: version.invalid_then.clone(),
+        });
+    }
 
     let mut unapproved = Vec::new();
     for object in approval::changed_objects(&defs_walk.effective, &head_repo.defs) {
@@ -114,6 +214,7 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
         head,
         head_repo,
         diags,
+        branch_set_at: defs_walk.branch_set_at,
         effective: defs_walk.effective,
         unapproved,
         requests,
@@ -122,47 +223,45 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
     })
 }
 
-/// The part of the chain from the trust anchor on: the anchor's definitions
-/// are trusted as the root's would be. The anchor must be a first-parent
-/// ancestor; whether the setting itself was approved is checked after the walk.
-pub fn from_anchor(
-    repo: &Repository,
-    chain: Vec<Oid>,
-    anchor: Option<&str>,
-) -> anyhow::Result<Vec<Oid>> {
-    let Some(anchor) = anchor else {
-        return Ok(chain);
-    };
-    let oid = repo
-        .revparse_single(anchor)
-        .and_then(|o| o.peel_to_commit())
-        .map(|c| c.id())
-        .map_err(|_| {
-            anyhow::anyhow!("settings.trust_anchor {anchor:?} is not a commit in this repository")
-        })?;
-    match chain.iter().position(|c| *c == oid) {
-        Some(i) => Ok(chain[i..].to_vec()),
-        None => anyhow::bail!(
-            "settings.trust_anchor {anchor:?} is not on the branch's first-parent history"
-        ),
+/// The first-parent chain from the root to `head`, oldest first, with what
+/// decides whether a commit needs reading. One tree read per commit; only
+/// ids are held, never commits or trees.
+pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
+    let mut newest_first: Vec<(Link, Vec<(String, Oid)>)> = Vec::new();
+    let mut next = Some(head);
+    while let Some(oid) = next {
+        let commit = repo
+            .find_commit(oid)
+            .context("walking the branch's history")?;
+        let tree = commit.tree().context("walking the branch's history")?;
+        newest_first.push((
+            Link {
+                oid,
+                requests: tree
+                    .get_name("requests")
+                    .filter(|e| e.kind() == Some(ObjectType::Tree))
+                    .map(|e| e.id()),
+                archive: tree.get_name("archive").map(|e| e.id()),
+                defs_changed: true,
+            },
+            definitions_fingerprint(&tree),
+        ));
+        next = commit.parent_id(0).ok();
     }
+    newest_first.reverse();
+    let mut chain = Vec::with_capacity(newest_first.len());
+    let mut previous: Option<Vec<(String, Oid)>> = None;
+    for (mut link, fingerprint) in newest_first {
+        link.defs_changed = previous.as_ref() != Some(&fingerprint);
+        previous = Some(fingerprint);
+        chain.push(link);
+    }
+    Ok(chain)
 }
 
 /// First-parent commits from the root to `head`, oldest first.
-/// Follows first parents only, so only ids are held, never commits or trees.
 pub fn first_parent_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Oid>> {
-    let mut chain = vec![head];
-    let mut commit = repo
-        .find_commit(head)
-        .context("walking the branch's history")?;
-    while let Ok(parent) = commit.parent_id(0) {
-        chain.push(parent);
-        commit = repo
-            .find_commit(parent)
-            .context("walking the branch's history")?;
-    }
-    chain.reverse();
-    Ok(chain)
+    Ok(read_chain(repo, head)?.into_iter().map(|l| l.oid).collect())
 }
 
 pub struct DefinitionsWalk {
@@ -172,6 +271,10 @@ pub struct DefinitionsWalk {
     pub history: Vec<(usize, Definitions)>,
     /// The latest refused change per object.
     pub refused: BTreeMap<Object, (Oid, String)>,
+    /// The commit that put the approved `settings.branch` in force.
+    pub branch_set_at: Oid,
+    /// The trust anchor in force, and the commit whose approval set it.
+    pub anchor: Option<(Oid, Oid)>,
 }
 
 impl DefinitionsWalk {
@@ -180,131 +283,314 @@ impl DefinitionsWalk {
         let i = self.history.partition_point(|(p, _)| *p < position);
         &self.history[i.saturating_sub(1)].1
     }
+
+    /// The definitions in force at the commit at `position` (after its own
+    /// approved changes), and their index in `history`.
+    pub fn at(&self, position: usize) -> (usize, &Definitions) {
+        let i = self.history.partition_point(|(p, _)| *p <= position);
+        let i = i.saturating_sub(1);
+        (i, &self.history[i].1)
+    }
 }
 
 /// What identifies the definitions in a tree without reading them: the ids of
 /// the top-level entries other than requests/ and archive/.
 pub fn definitions_fingerprint(tree: &Tree) -> Vec<(String, Oid)> {
     tree.iter()
-        .filter_map(|e| Some((e.name().ok()?.to_string(), e.id())))
+        .map(|e| (String::from_utf8_lossy(e.name_bytes()).into_owned(), e.id()))
         .filter(|(n, _)| n != "requests" && n != "archive" && !n.starts_with('.'))
         .collect()
 }
 
+/// The definitions in a tree; unreadable files are skipped (they are
+/// reported at head).
 pub fn definitions_at(repo: &Repository, tree: &Tree) -> anyhow::Result<Definitions> {
-    let files = super::read_files(repo, tree, super::is_definitions)?;
+    let (files, _) = super::read_files(repo, tree, super::is_definitions)?;
     Ok(config::parse_files(&files).0.defs)
 }
 
+/// A trust anchor adopted at `set`: the definitions at `anchor` are trusted
+/// from there on, as the root's are.
+#[derive(Debug, Clone, Copy)]
+struct Pin {
+    anchor: usize,
+    set: usize,
+}
+
 /// Replays every definitions change from the root: each stands only if the
-/// definitions in force before it say its approvals suffice.
+/// definitions in force before it say its approvals suffice, and the object's
+/// content before it is the content in force (an approval covers only the
+/// diff its approvers saw). An approved change of `settings.trust_anchor`
+/// restarts the replay from the anchor (which must be on the chain before
+/// the commit that sets it), as a new trusted start.
 pub fn walk_definitions(
     repo: &Repository,
-    chain: &[Oid],
+    chain: &[Link],
     approvals: &mut Approvals,
 ) -> anyhow::Result<DefinitionsWalk> {
-    let root = repo.find_commit(chain[0])?;
-    let root_tree = root.tree()?;
-    let mut raw = definitions_at(repo, &root_tree)?;
-    let mut fingerprint = definitions_fingerprint(&root_tree);
+    let mut pins: Vec<Pin> = Vec::new();
+    loop {
+        match replay(repo, chain, approvals, &pins)? {
+            Ok(walk) => return Ok(walk),
+            Err(pin) => {
+                // A later anchor supersedes earlier ones at or after it.
+                pins.retain(|p| p.anchor < pin.anchor);
+                pins.push(pin);
+            }
+        }
+    }
+}
+
+fn replay(
+    repo: &Repository,
+    chain: &[Link],
+    approvals: &mut Approvals,
+    pins: &[Pin],
+) -> anyhow::Result<Result<DefinitionsWalk, Pin>> {
+    let last_set = pins.iter().map(|p| p.set).max();
+    let tree_at =
+        |i: usize| -> anyhow::Result<Tree<'_>> { Ok(repo.find_commit(chain[i].oid)?.tree()?) };
+    let mut raw = definitions_at(repo, &tree_at(0)?)?;
     let mut walk = DefinitionsWalk {
         effective: raw.clone(),
         history: vec![(0, raw.clone())],
         refused: BTreeMap::new(),
+        branch_set_at: chain[0].oid,
+        anchor: None,
     };
-    for (position, oid) in chain.iter().enumerate().skip(1) {
-        let commit = repo.find_commit(*oid)?;
-        let tree = commit.tree()?;
-        let next = definitions_fingerprint(&tree);
-        if next == fingerprint {
+    // The first commit since the version in force whose change did not take effect.
+    let mut diverged: BTreeMap<Object, Oid> = BTreeMap::new();
+    for (position, link) in chain.iter().enumerate().skip(1) {
+        let reset = pins.iter().find(|p| p.anchor == position);
+        if !link.defs_changed && reset.is_none() {
             continue;
         }
-        fingerprint = next;
-        let new_raw = definitions_at(repo, &tree)?;
+        let new_raw = if link.defs_changed {
+            definitions_at(repo, &tree_at(position)?)?
+        } else {
+            raw.clone()
+        };
+        if let Some(pin) = reset {
+            // The anchor's definitions are trusted as they are.
+            walk.effective = new_raw.clone();
+            walk.history.push((position, new_raw.clone()));
+            walk.refused.clear();
+            diverged.clear();
+            walk.anchor = Some((link.oid, chain[pin.set].oid));
+            walk.branch_set_at = link.oid;
+            raw = new_raw;
+            continue;
+        }
         let changed = approval::changed_objects(&raw, &new_raw);
-        if !changed.is_empty() {
-            let before = walk.effective.clone();
-            let ev = approvals.evidence(repo, &commit, &before, None)?;
-            let mut adopted = false;
-            for object in changed {
-                match approval::judge_definition_change(&before, &object, &ev) {
-                    Verdict::Approved { .. } => {
-                        approval::adopt(&mut walk.effective, &new_raw, &object);
-                        walk.refused.remove(&object);
-                        adopted = true;
+        if changed.is_empty() {
+            raw = new_raw;
+            continue;
+        }
+        let commit = repo.find_commit(link.oid)?;
+        let before = walk.effective.clone();
+        let pinned = pins.iter().any(|p| p.set == position);
+        let mut evidence = None;
+        let mut adopted = false;
+        for object in &changed {
+            let verdict = if pinned && *object == Object::Settings {
+                // Approved by the definitions in force when it was made.
+                Verdict::Approved {
+                    approvers: Vec::new(),
+                }
+            } else {
+                let ev = match &evidence {
+                    Some(ev) => ev,
+                    None => evidence.insert(approvals.evidence(repo, &commit, &before, None)?),
+                };
+                approval::judge_definition_change(&before, object, ev)
+            };
+            let covers = pinned || approval::same(&raw, &before, object);
+            match verdict {
+                Verdict::Approved { .. } if covers => {
+                    approval::adopt(&mut walk.effective, &new_raw, object);
+                    walk.refused.remove(object);
+                    diverged.remove(object);
+                    adopted = true;
+                }
+                Verdict::Approved { .. } => {
+                    let first = diverged.get(object).copied().unwrap_or(link.oid);
+                    walk.refused.insert(
+                        object.clone(),
+                        (
+                            first,
+                            format!(
+                                "approved in {}, but {object} was changed before without approval in {}: an approval covers only the diff its approvers saw; revert that change (or get it approved) and propose this one again",
+                                super::short(link.oid),
+                                super::short(first)
+                            ),
+                        ),
+                    );
+                }
+                Verdict::Pending { reason } => {
+                    diverged.entry(object.clone()).or_insert(link.oid);
+                    walk.refused.insert(object.clone(), (link.oid, reason));
+                }
+            }
+        }
+        for object in &changed {
+            if approval::same(&new_raw, &walk.effective, object) {
+                walk.refused.remove(object);
+                diverged.remove(object);
+            }
+        }
+        if before.settings != walk.effective.settings {
+            let new_anchor = walk.effective.settings.trust_anchor.clone();
+            if before.settings.trust_anchor != new_anchor && last_set.is_none_or(|s| position > s) {
+                match anchor_position(chain, position, new_anchor.as_deref()) {
+                    Some(anchor) => {
+                        return Ok(Err(Pin {
+                            anchor,
+                            set: position,
+                        }));
                     }
-                    Verdict::Pending { reason } => {
-                        walk.refused.insert(object, (*oid, reason));
+                    None => {
+                        walk.effective.settings = before.settings.clone();
+                        walk.refused.insert(
+                            Object::Settings,
+                            (
+                                link.oid,
+                                format!(
+                                    "settings.trust_anchor = {:?} is not a commit on the branch's first-parent history before {}",
+                                    new_anchor.as_deref().unwrap_or_default(),
+                                    super::short(link.oid)
+                                ),
+                            ),
+                        );
+                        adopted = walk.effective != before;
                     }
                 }
             }
-            if adopted {
-                walk.history.push((position, walk.effective.clone()));
+            if before.settings.branch != walk.effective.settings.branch {
+                walk.branch_set_at = link.oid;
             }
+        }
+        if adopted {
+            walk.history.push((position, walk.effective.clone()));
         }
         raw = new_raw;
     }
-    Ok(walk)
+    Ok(Ok(walk))
 }
 
-/// For each request at head, finds the first-parent commit that introduced
-/// its current content (walking back only as far as the oldest one) and
-/// judges that commit's approvals.
-fn resolve_requests(
-    repo: &Repository,
-    chain: &[Oid],
-    head_tree: &Tree,
-    head_repo: &AccessRepo,
-    defs_walk: &DefinitionsWalk,
-    approvals: &mut Approvals,
-) -> anyhow::Result<Vec<RequestRecord>> {
-    let mut unresolved: BTreeMap<String, Oid> = BTreeMap::new();
-    for name in head_repo.requests.keys() {
-        let path = format!("requests/{name}.hcl");
-        if let Some(blob) = super::blob_at(head_tree, &path) {
-            unresolved.insert(path, blob);
-        }
+/// The chain position of a trust anchor set at `set`: a commit id (at least
+/// 7 hex digits, a unique prefix) strictly before it. No anchor: the root.
+fn anchor_position(chain: &[Link], set: usize, anchor: Option<&str>) -> Option<usize> {
+    let Some(anchor) = anchor else {
+        return Some(0);
+    };
+    let anchor = anchor.trim().to_ascii_lowercase();
+    if anchor.len() < 7 || anchor.len() > 40 || !anchor.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
     }
-    let mut found: Vec<(String, Oid, usize)> = Vec::new();
-    let mut position = chain.len();
-    while !unresolved.is_empty() && position > 0 {
-        position -= 1;
-        let commit = repo.find_commit(chain[position])?;
-        let parent_tree = match position {
-            0 => None,
-            _ => Some(repo.find_commit(chain[position - 1])?.tree()?),
-        };
-        let tree = commit.tree()?;
-        let subtree = |t: &Tree| t.get_name("requests").map(|e| e.id());
-        if let Some(pt) = &parent_tree
-            && subtree(pt) == subtree(&tree)
-        {
-            continue;
-        }
-        let introduced: Vec<String> = unresolved
-            .iter()
-            .filter(|(path, blob)| {
-                parent_tree.as_ref().and_then(|pt| super::blob_at(pt, path)) != Some(**blob)
-            })
-            .map(|(path, _)| path.clone())
-            .collect();
-        for path in introduced {
-            if let Some(blob) = unresolved.remove(&path) {
-                found.push((path, blob, position));
-            }
+    let mut found = chain[..set]
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.oid.to_string().starts_with(&anchor))
+        .map(|(i, _)| i);
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+/// Judges request versions on the commits that wrote them.
+pub struct Judge<'a, 'r> {
+    repo: &'r Repository,
+    defs: &'a DefinitionsWalk,
+    approvals: &'a mut Approvals,
+    /// Errors of the definitions in force, per `history` index (computed once).
+    defs_errors: BTreeMap<usize, Vec<Diagnostic>>,
+}
+
+impl<'a, 'r> Judge<'a, 'r> {
+    pub fn new(
+        repo: &'r Repository,
+        defs: &'a DefinitionsWalk,
+        approvals: &'a mut Approvals,
+    ) -> Judge<'a, 'r> {
+        Judge {
+            repo,
+            defs,
+            approvals,
+            defs_errors: BTreeMap::new(),
         }
     }
 
-    let mut out = Vec::new();
-    for (path, blob, position) in found {
-        let name = path
-            .trim_start_matches("requests/")
-            .trim_end_matches(".hcl");
-        let request = head_repo.requests[name].clone();
-        let commit = repo.find_commit(chain[position])?;
-        let before = defs_walk.before(position);
-        let ev = approvals.evidence(repo, &commit, before, Some(&path))?;
-        let verdict = approval::judge_request(before, &request, &ev);
+    pub fn definitions(&self) -> &DefinitionsWalk {
+        self.defs
+    }
+
+    /// Approvals of a definitions change (no path) or a request change.
+    pub fn evidence(
+        &mut self,
+        commit: &Commit,
+        before: &Definitions,
+        path: Option<&str>,
+    ) -> anyhow::Result<Evidence> {
+        self.approvals.evidence(self.repo, commit, before, path)
+    }
+
+    /// The version `blob` of `path` written by the commit at `position`:
+    /// approvals judged against the definitions in force before it, validity
+    /// and duration against those in force at it.
+    pub fn version(
+        &mut self,
+        position: usize,
+        commit: &Commit,
+        path: &str,
+        blob: Oid,
+    ) -> anyhow::Result<Version> {
+        let name = stem(path).to_string();
+        let before = self.defs.before(position);
+        let (index, at) = self.defs.at(position);
+        let (request, parse_error) = self.parse(path, &name, blob)?;
+        let (verdict, duration, invalid_then) = match &request {
+            None => (
+                Verdict::Pending {
+                    reason: format!(
+                        "the file holds no valid request: {}",
+                        parse_error.as_deref().unwrap_or("no request block")
+                    ),
+                },
+                None,
+                parse_error,
+            ),
+            Some(req) => {
+                let ev = self
+                    .approvals
+                    .evidence(self.repo, commit, before, Some(path))?;
+                let verdict = approval::judge_request(before, req, &ev);
+                let duration = at.duration_of(req);
+                let mut fixed = req.clone();
+                fixed.duration = duration;
+                let defs_errors = self
+                    .defs_errors
+                    .entry(index)
+                    .or_insert_with(|| validate::validate_definitions(at));
+                let invalid = parse_error
+                    .or_else(|| {
+                        validate::validate_request(at, &fixed)
+                            .iter()
+                            .find(|d| d.is_error())
+                            .map(|d| d.to_string())
+                    })
+                    .or_else(|| {
+                        let contract = at.contracts.get(&req.contract)?;
+                        defs_errors
+                            .iter()
+                            .find(|d| {
+                                d.is_error()
+                                    && (d.subject == Subject::Contract(contract.name.clone())
+                                        || d.subject == Subject::Role(contract.role.clone()))
+                            })
+                            .map(|d| format!("contract `{}` had an error: {d}", contract.name))
+                    });
+                (verdict, duration, invalid)
+            }
+        };
         let approver_emails = match &verdict {
             Verdict::Approved { approvers } => approvers
                 .iter()
@@ -312,18 +598,152 @@ fn resolve_requests(
                 .collect(),
             Verdict::Pending { .. } => Vec::new(),
         };
-        out.push(RequestRecord {
-            duration: before.duration_of(&request),
-            request,
+        Ok(Version {
+            name,
+            path: path.to_string(),
             blob,
             commit: commit.id(),
-            approved_at: commit_time(&commit),
+            approved_at: commit_time(commit),
+            request,
             verdict,
+            invalid_then,
+            duration,
             approver_emails,
-        });
+        })
     }
-    out.sort_by(|a, b| a.request.name.cmp(&b.request.name));
-    Ok(out)
+
+    /// The request in a blob, or why there is none (or why it is broken).
+    fn parse(
+        &self,
+        path: &str,
+        name: &str,
+        blob: Oid,
+    ) -> anyhow::Result<(Option<Request>, Option<String>)> {
+        let blob = self.repo.find_blob(blob)?;
+        if blob.size() > super::MAX_FILE_BYTES {
+            return Ok((
+                None,
+                Some(format!(
+                    "{path} is {} bytes, over the limit of {}",
+                    blob.size(),
+                    super::MAX_FILE_BYTES
+                )),
+            ));
+        }
+        let Ok(text) = std::str::from_utf8(blob.content()) else {
+            return Ok((None, Some(format!("{path} is not UTF-8"))));
+        };
+        let (parsed, diags) = config::parse_files(&[SourceFile {
+            path: path.to_string(),
+            text: text.to_string(),
+        }]);
+        let error = diags.iter().find(|d| d.is_error()).map(|d| d.to_string());
+        Ok((parsed.requests.get(name).cloned(), error))
+    }
+}
+
+/// A change of one request path on the chain, as the requests reader saw it.
+pub struct RequestChange<'c> {
+    pub position: usize,
+    pub commit: &'c Commit<'c>,
+    pub path: &'c str,
+    pub old: Option<Oid>,
+    /// The version written (`None`: removed, or no longer a regular file).
+    pub new: Option<&'c Version>,
+    pub effect: &'c Effect,
+    /// The log of the path after the change.
+    pub log: &'c PathLog,
+}
+
+/// One pass over the chain: one diff of `requests/` per commit that changed
+/// it, each change of a request path judged and fed to its [`PathLog`].
+/// `only` restricts the paths followed (plan follows the live ones); every
+/// change is also given to `sink`, in chain order.
+pub fn read_requests(
+    repo: &Repository,
+    chain: &[Link],
+    judge: &mut Judge,
+    only: Option<&BTreeSet<String>>,
+    sink: &mut dyn FnMut(RequestChange) -> anyhow::Result<()>,
+) -> anyhow::Result<BTreeMap<String, PathLog>> {
+    let mut logs: BTreeMap<String, PathLog> = BTreeMap::new();
+    let mut previous: Option<Tree> = None;
+    for (position, link) in chain.iter().enumerate() {
+        if previous.as_ref().map(|t| t.id()) == link.requests {
+            continue;
+        }
+        let tree = link.requests.map(|id| repo.find_tree(id)).transpose()?;
+        let changes = request_deltas(previous.as_ref(), tree.as_ref());
+        previous = tree;
+        let mut commit = None;
+        for (file, old, new) in changes {
+            let path = format!("requests/{file}");
+            if only.is_some_and(|only| !only.contains(&path)) {
+                continue;
+            }
+            let commit = match &commit {
+                Some(c) => c,
+                None => commit.insert(repo.find_commit(link.oid)?),
+            };
+            let version = new
+                .map(|blob| judge.version(position, commit, &path, blob))
+                .transpose()?;
+            let log = logs.entry(path.clone()).or_default();
+            let effect = log.apply(old, version.clone());
+            sink(RequestChange {
+                position,
+                commit,
+                path: &path,
+                old,
+                new: version.as_ref(),
+                effect: &effect,
+                log,
+            })?;
+            if effect == Effect::Removed {
+                logs.remove(&path);
+            }
+        }
+    }
+    Ok(logs)
+}
+
+/// The request files (`<name>.hcl`, regular blobs, directly in the tree)
+/// whose blob differs between two `requests/` trees: (file, old, new).
+pub fn request_deltas(
+    old: Option<&Tree>,
+    new: Option<&Tree>,
+) -> Vec<(String, Option<Oid>, Option<Oid>)> {
+    fn files(tree: Option<&Tree>) -> BTreeMap<Vec<u8>, Oid> {
+        let Some(tree) = tree else {
+            return BTreeMap::new();
+        };
+        tree.iter()
+            .filter(|e| {
+                e.kind() == Some(ObjectType::Blob) && matches!(e.filemode(), 0o100644 | 0o100755)
+            })
+            .filter(|e| std::str::from_utf8(e.name_bytes()).is_ok_and(super::is_request_file_name))
+            .map(|e| (e.name_bytes().to_vec(), e.id()))
+            .collect()
+    }
+    let (old, new) = (files(old), files(new));
+    let names: BTreeSet<&Vec<u8>> = old.keys().chain(new.keys()).collect();
+    names
+        .into_iter()
+        .filter(|n| old.get(*n) != new.get(*n))
+        .map(|n| {
+            (
+                String::from_utf8_lossy(n).into_owned(),
+                old.get(n).copied(),
+                new.get(n).copied(),
+            )
+        })
+        .collect()
+}
+
+/// `requests/x.hcl` -> `x`.
+pub fn stem(path: &str) -> &str {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.strip_suffix(".hcl").unwrap_or(file)
 }
 
 pub fn commit_time(commit: &Commit) -> DateTime<Utc> {
@@ -425,7 +845,7 @@ pub fn evidence(
         commit: commit.id().to_string(),
         author_email,
         author_login: None,
-        approvals: approved_by(commit.message().unwrap_or_default())
+        approvals: approved_by(&String::from_utf8_lossy(commit.message_raw_bytes()))
             .into_iter()
             .map(Identity::Email)
             .collect(),
@@ -448,18 +868,44 @@ fn side_commits<'r>(repo: &'r Repository, merge: &Commit<'r>) -> anyhow::Result<
     walk.map(|oid| Ok(repo.find_commit(oid?)?)).collect()
 }
 
-/// The emails of a message's `Approved-by: Name <email>` trailers.
-pub fn approved_by(message: &str) -> Vec<String> {
-    let Ok(trailers) = git2::message_trailers_strs(message) else {
+/// The emails of a message's `Approved-by: Name <email>` trailers, read
+/// from the raw message: only its final paragraph counts, and only when
+/// every line of it is a trailer (`Key: value`, or a continuation line). A
+/// `---` line, comment lines or a `Conflicts:` block are ordinary lines:
+/// they never end the message early, and a paragraph holding one is not a
+/// trailer block.
+pub fn approved_by(raw: &str) -> Vec<String> {
+    let lines: Vec<&str> = raw.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let mut paragraphs: Vec<Vec<&str>> = vec![Vec::new()];
+    for line in lines {
+        if line.trim().is_empty() {
+            paragraphs.push(Vec::new());
+        } else if let Some(last) = paragraphs.last_mut() {
+            last.push(line);
+        }
+    }
+    paragraphs.retain(|p| !p.is_empty());
+    // The first paragraph is the subject: a message of one paragraph has no trailers.
+    let [_, .., last] = paragraphs.as_slice() else {
         return Vec::new();
     };
-    trailers
-        .iter()
+    let is_trailer = |line: &str| {
+        line.split_once(':').is_some_and(|(key, _)| {
+            !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    };
+    let continuation = |line: &str| line.starts_with([' ', '\t']);
+    if !is_trailer(last[0]) || !last.iter().all(|l| is_trailer(l) || continuation(l)) {
+        return Vec::new();
+    }
+    last.iter()
+        .filter_map(|l| l.split_once(':'))
         .filter(|(k, _)| k.eq_ignore_ascii_case("approved-by"))
         .map(|(_, v)| match (v.find('<'), v.rfind('>')) {
             (Some(a), Some(b)) if a < b => v[a + 1..b].trim().to_string(),
             _ => v.trim().to_string(),
         })
+        .filter(|e| !e.is_empty())
         .collect()
 }
 
@@ -492,6 +938,22 @@ mod tests {
     fn reads_approved_by_trailers() {
         let msg = "Add request\n\nSome body.\n\nApproved-by: Bob <bob@acme.example>\nApproved-by: carol@acme.example\nSigned-off-by: X <x@y>\n";
         assert_eq!(approved_by(msg), ["bob@acme.example", "carol@acme.example"]);
+    }
+
+    #[test]
+    fn a_dash_line_never_ends_the_message_early() {
+        let msg = "Subject\n\nApproved-by: Bob <bob@acme.example>\n---\n\nMore text.\n";
+        assert!(approved_by(msg).is_empty());
+        let msg = "Subject\n\nBody\n\nApproved-by: Bob <bob@acme.example>\n---\n";
+        assert!(approved_by(msg).is_empty());
+        let msg = "Subject\n\nApproved-by: Bob <bob@acme.example>\n\n# a comment\n";
+        assert!(approved_by(msg).is_empty());
+        let msg = "Subject\n\nApproved-by: Bob <bob@acme.example>\n\nConflicts:\n\tjit.hcl\n";
+        assert!(approved_by(msg).is_empty());
+        let msg = "Approved-by: Bob <bob@acme.example>\n";
+        assert!(approved_by(msg).is_empty(), "a subject is not a trailer");
+        let msg = "Subject\r\n\r\nApproved-by: Bob <bob@acme.example>\r\n";
+        assert_eq!(approved_by(msg), ["bob@acme.example"]);
     }
 
     #[test]

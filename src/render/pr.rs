@@ -35,12 +35,18 @@ pub fn text(plan: &PrPlan) -> String {
             ));
         }
         out.push_str(&format!("      approval {}\n", r.needs));
+        if let Some(w) = &r.window {
+            out.push_str(&format!("      window   {w}\n"));
+        }
         for e in &r.errors {
             out.push_str(&format!("      error    {e}\n"));
         }
     }
     for c in &plan.definition_changes {
         out.push_str(&format!("  ~ {}: {}\n", c.object, c.needs));
+    }
+    for u in &plan.unapproved {
+        out.push_str(&format!("  ! on the base: {u}\n"));
     }
     out
 }
@@ -89,6 +95,13 @@ pub fn markdown(plan: &PrPlan) -> String {
     }
     for c in &plan.definition_changes {
         out.push_str(&format!("- :warning: {}: {}\n", c.object, cell(&c.needs)));
+    }
+    for r in plan.requests.iter().filter(|r| r.window.is_some()) {
+        let w = r.window.as_deref().unwrap_or_default();
+        out.push_str(&format!("- :hourglass: `{}` {}\n", r.request, cell(w)));
+    }
+    for u in &plan.unapproved {
+        out.push_str(&format!("- :warning: on the base: {}\n", cell(u)));
     }
     for e in &plan.errors {
         out.push_str(&format!("- :x: `{}`\n", e.replace('`', "'")));
