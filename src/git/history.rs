@@ -708,36 +708,78 @@ pub fn read_requests(
 }
 
 /// The request files (`<name>.hcl`, regular blobs, directly in the tree)
-/// whose blob differs between two `requests/` trees: (file, old, new).
+/// whose blob differs between two `requests/` trees: (file, old, new). One
+/// merge of the two sorted entry lists, like `git diff-tree`: no lookups.
 pub fn request_deltas(
     old: Option<&Tree>,
     new: Option<&Tree>,
 ) -> Vec<(String, Option<Oid>, Option<Oid>)> {
-    fn files(tree: Option<&Tree>) -> BTreeMap<Vec<u8>, Oid> {
-        let Some(tree) = tree else {
-            return BTreeMap::new();
-        };
-        tree.iter()
-            .filter(|e| {
-                e.kind() == Some(ObjectType::Blob) && matches!(e.filemode(), 0o100644 | 0o100755)
-            })
-            .filter(|e| std::str::from_utf8(e.name_bytes()).is_ok_and(super::is_request_file_name))
-            .map(|e| (e.name_bytes().to_vec(), e.id()))
-            .collect()
+    /// A request file's name and blob, or `None` for any other entry.
+    fn request(e: &git2::TreeEntry) -> Option<Oid> {
+        let regular =
+            e.kind() == Some(ObjectType::Blob) && matches!(e.filemode(), 0o100644 | 0o100755);
+        (regular && std::str::from_utf8(e.name_bytes()).is_ok_and(super::is_request_file_name))
+            .then(|| e.id())
     }
-    let (old, new) = (files(old), files(new));
-    let names: BTreeSet<&Vec<u8>> = old.keys().chain(new.keys()).collect();
-    names
-        .into_iter()
-        .filter(|n| old.get(*n) != new.get(*n))
-        .map(|n| {
-            (
-                String::from_utf8_lossy(n).into_owned(),
-                old.get(n).copied(),
-                new.get(n).copied(),
-            )
+    /// Git's tree order: names compared as bytes, a tree as if it ended in `/`.
+    fn key<'t>(e: &'t git2::TreeEntry) -> (&'t [u8], u8) {
+        let dir = e.kind() == Some(ObjectType::Tree);
+        (e.name_bytes(), if dir { b'/' } else { 0 })
+    }
+    fn order(a: &git2::TreeEntry, b: &git2::TreeEntry) -> std::cmp::Ordering {
+        let ((an, at), (bn, bt)) = (key(a), key(b));
+        let common = an.len().min(bn.len());
+        an[..common].cmp(&bn[..common]).then_with(|| {
+            let next = |n: &[u8], t: u8| n.get(common).copied().unwrap_or(t);
+            next(an, at).cmp(&next(bn, bt))
         })
-        .collect()
+    }
+    let mut out = Vec::new();
+    let mut push = |e: &git2::TreeEntry, old: Option<Oid>, new: Option<Oid>| {
+        if old != new {
+            out.push((
+                String::from_utf8_lossy(e.name_bytes()).into_owned(),
+                old,
+                new,
+            ));
+        }
+    };
+    let (mut a, mut b) = (old.map(|t| t.iter()), new.map(|t| t.iter()));
+    let (mut x, mut y) = (
+        a.as_mut().and_then(|i| i.next()),
+        b.as_mut().and_then(|i| i.next()),
+    );
+    loop {
+        match (&x, &y) {
+            (None, None) => break,
+            (Some(e), None) => {
+                push(e, request(e), None);
+                x = a.as_mut().and_then(|i| i.next());
+            }
+            (None, Some(f)) => {
+                push(f, None, request(f));
+                y = b.as_mut().and_then(|i| i.next());
+            }
+            (Some(e), Some(f)) => match order(e, f) {
+                std::cmp::Ordering::Less => {
+                    push(e, request(e), None);
+                    x = a.as_mut().and_then(|i| i.next());
+                }
+                std::cmp::Ordering::Greater => {
+                    push(f, None, request(f));
+                    y = b.as_mut().and_then(|i| i.next());
+                }
+                std::cmp::Ordering::Equal => {
+                    if e.id() != f.id() || e.filemode() != f.filemode() {
+                        push(e, request(e), request(f));
+                    }
+                    x = a.as_mut().and_then(|i| i.next());
+                    y = b.as_mut().and_then(|i| i.next());
+                }
+            },
+        }
+    }
+    out
 }
 
 /// `requests/x.hcl` -> `x`.
@@ -933,6 +975,63 @@ fn side_author_commit<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `requests/` tree holding these entries: (name, content, filemode).
+    fn tree<'r>(repo: &'r Repository, entries: &[(&str, &str, i32)]) -> Tree<'r> {
+        let mut b = repo.treebuilder(None).unwrap();
+        for (name, content, mode) in entries {
+            let id = if *mode == 0o040000 {
+                let mut sub = repo.treebuilder(None).unwrap();
+                sub.insert("a.hcl", repo.blob(content.as_bytes()).unwrap(), 0o100644)
+                    .unwrap();
+                sub.write().unwrap()
+            } else {
+                repo.blob(content.as_bytes()).unwrap()
+            };
+            b.insert(name, id, *mode).unwrap();
+        }
+        repo.find_tree(b.write().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn request_deltas_follow_only_regular_request_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let old = tree(
+            &repo,
+            &[
+                ("a.hcl", "1", 0o100644),
+                ("b.hcl", "1", 0o100644),
+                ("c.hcl", "1", 0o100644),
+                ("d.hcl", "1", 0o100644),
+                ("x.hcl", "1", 0o040000),
+                ("Bad.hcl", "1", 0o100644),
+            ],
+        );
+        let new = tree(
+            &repo,
+            &[
+                ("a.hcl", "1", 0o100644),
+                ("b.hcl", "2", 0o100644),
+                ("c.hcl", "1", 0o120000),
+                ("e.hcl", "1", 0o100755),
+                ("x.hcl", "1", 0o100644),
+                ("Bad.hcl", "2", 0o100644),
+            ],
+        );
+        let blob = |s: &str| Some(repo.blob(s.as_bytes()).unwrap());
+        let got = request_deltas(Some(&old), Some(&new));
+        let names: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(names, ["b.hcl", "c.hcl", "d.hcl", "e.hcl", "x.hcl"]);
+        assert_eq!(got[0], ("b.hcl".into(), blob("1"), blob("2")));
+        // A symlink is no request: the file is gone.
+        assert_eq!(got[1], ("c.hcl".into(), blob("1"), None));
+        assert_eq!(got[2], ("d.hcl".into(), blob("1"), None));
+        assert_eq!(got[3], ("e.hcl".into(), None, blob("1")));
+        assert_eq!(got[4], ("x.hcl".into(), None, blob("1")));
+        assert!(request_deltas(Some(&old), Some(&old)).is_empty());
+        assert_eq!(request_deltas(None, Some(&new)).len(), 4);
+    }
 
     #[test]
     fn reads_approved_by_trailers() {
