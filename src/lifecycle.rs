@@ -8,7 +8,9 @@
 //!   the diff its approvers saw, never an earlier unapproved change.
 //! - After an unapproved change the path stays pending, naming the first
 //!   unapproved commit, until a revert brings the content back to the version
-//!   in force, or the file is removed.
+//!   in force (from there approvals count again), or the file is removed.
+//! - An ending is durable: once the file held something else, the version in
+//!   force never grants again without a new approval, even if restored.
 //! - Removing the file ends whatever was in force (no approval needed: it
 //!   only ends access).
 //! - A version that took effect while invalid against the definitions in
@@ -59,8 +61,10 @@ impl Version {
 pub enum Effect {
     /// The new version is in force.
     TookEffect,
-    /// The content is back to the version in force (which stays in force).
-    Reverted,
+    /// The content is back to the version in force by an unapproved commit:
+    /// approvals count again from here, but the ended grant does not come
+    /// back (why, for the plan).
+    Reverted(String),
     /// The new version is not in force, and why.
     Pending(String),
     /// The file was removed: whatever was in force has ended.
@@ -87,13 +91,23 @@ impl PathLog {
             return Effect::Removed;
         };
         let in_force_blob = self.in_force.as_ref().map(|v| v.blob);
-        let effect = if version.verdict.is_approved() && old == in_force_blob {
+        let covered = old == in_force_blob || in_force_blob == Some(version.blob);
+        let effect = if version.verdict.is_approved() && covered {
             self.in_force = Some(version.clone());
             self.diverged = None;
             Effect::TookEffect
         } else if in_force_blob == Some(version.blob) {
+            // Back to the approved content, but that grant has ended (the
+            // file held something else): an ending is durable, so it needs
+            // approval again. From here, approved changes count as usual.
             self.diverged = None;
-            Effect::Reverted
+            let reason = match &version.verdict {
+                Verdict::Pending { reason } => reason.as_str(),
+                Verdict::Approved { .. } => "not approved",
+            };
+            Effect::Reverted(format!(
+                "{reason} (restored to the approved content after an unapproved change; the old approval ended with that change)"
+            ))
         } else {
             let first = *self.diverged.get_or_insert(version.commit);
             Effect::Pending(match &version.verdict {
@@ -106,7 +120,7 @@ impl PathLog {
             })
         };
         self.pending = match &effect {
-            Effect::Pending(reason) => Some(reason.clone()),
+            Effect::Pending(reason) | Effect::Reverted(reason) => Some(reason.clone()),
             _ => None,
         };
         self.current = Some(version);
@@ -114,7 +128,8 @@ impl PathLog {
     }
 
     /// The version in the file now and the verdict that counts for it: the
-    /// version in force (approved), or the current one pending, with why.
+    /// version in force (approved) when nothing changed it since, else the
+    /// current one pending, with why.
     pub fn judged(&self) -> Option<(Version, Verdict)> {
         let current = self.current.as_ref()?;
         match (&self.in_force, &self.pending) {
@@ -193,19 +208,30 @@ mod tests {
         // An approved edit on top of the unapproved one is still pending.
         log.apply(Some(oid(2)), Some(version(3, 12, true)));
         assert!(!log.judged().unwrap().1.is_approved());
-        // A revert brings back the version in force, with its own approval.
-        assert_eq!(
+        // A revert brings back the content in force, but not its ended grant.
+        assert!(matches!(
             log.apply(Some(oid(3)), Some(version(1, 13, false))),
-            Effect::Reverted
-        );
-        let (v, verdict) = log.judged().unwrap();
-        assert!(verdict.is_approved());
-        assert_eq!(v.commit, oid(10));
+            Effect::Reverted(_)
+        ));
+        assert!(!log.judged().unwrap().1.is_approved());
         // From there, changes are approved as usual.
         assert_eq!(
             log.apply(Some(oid(1)), Some(version(4, 14, true))),
             Effect::TookEffect
         );
+        assert!(log.judged().unwrap().1.is_approved());
+    }
+
+    #[test]
+    fn an_approved_revert_to_the_approved_content_takes_effect() {
+        let mut log = PathLog::default();
+        log.apply(None, Some(version(1, 10, true)));
+        log.apply(Some(oid(1)), Some(version(2, 11, false)));
+        assert_eq!(
+            log.apply(Some(oid(2)), Some(version(1, 12, true))),
+            Effect::TookEffect
+        );
+        assert_eq!(log.judged().unwrap().0.commit, oid(12));
     }
 
     #[test]

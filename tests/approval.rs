@@ -532,27 +532,27 @@ fn changing_an_approved_request_needs_approval_again() {
 }
 
 #[test]
-fn reverting_to_the_approved_content_restores_the_approved_window_only() {
+fn reverting_to_the_approved_content_needs_approval_again() {
     let repo = Repo::standard();
     alice_requests(&repo, "alice", "2026-11-23T09:00:00Z", "2h", &["bob"]);
     alice_requests(&repo, "alice", "2026-11-23T09:10:00Z", "4h", &[]);
+    alice_requests(&repo, "alice", "2026-11-23T09:20:00Z", "2h", &[]);
+    let s = repo.status(NOW);
     assert_pending(
-        &repo.status(NOW),
+        &s,
         "alice-db",
         "awaiting_approval",
-        &["needs 1 more approval from team:dba"],
+        &["needs 1 more approval from team:dba", "restored"],
     );
-    // Back to the content in force: that version, with its own approval and
-    // its own window (never a new one from the revert).
-    alice_requests(&repo, "alice", "2026-11-23T09:20:00Z", "2h", &[]);
+    // From the restored content, an approved change counts as usual.
+    alice_requests(&repo, "alice", "2026-11-23T09:25:00Z", "3h", &["bob"]);
     assert_active(
         &repo.status(NOW),
         "alice-db",
-        "2026-11-23T09:00:00Z",
-        "2026-11-23T11:00:00Z",
+        "2026-11-23T09:25:00Z",
+        "2026-11-23T12:25:00Z",
         &["bob"],
     );
-    assert!(active(&repo.status("2026-11-23T11:00:00Z")).is_empty());
 }
 
 #[test]

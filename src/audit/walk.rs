@@ -209,20 +209,11 @@ impl Walker<'_, '_> {
                     .transpose()?;
                 let log = self.logs.entry(path.clone()).or_default();
                 let effect = log.apply(old_blob, version.clone());
-                let in_force = log.in_force().cloned();
                 if effect == Effect::Removed {
                     self.logs.remove(&path);
                 }
                 if let Some(version) = version {
-                    let lc = lifecycle(
-                        self.repo,
-                        &version,
-                        &effect,
-                        in_force.as_ref(),
-                        commit,
-                        before,
-                        replaced,
-                    );
+                    let lc = lifecycle(self.repo, &version, &effect, commit, before, replaced);
                     self.open.insert(path, self.out.lifecycles.len());
                     self.out.lifecycles.push(lc);
                 }
@@ -292,23 +283,18 @@ impl Walker<'_, '_> {
 }
 
 /// A lifecycle for a version, with the verdict that counts: its own
-/// approval when it took effect, the version in force's after a revert,
-/// pending otherwise.
+/// approval when it took effect, pending otherwise.
 fn lifecycle(
     repo: &Repository,
     version: &Version,
     effect: &Effect,
-    in_force: Option<&Version>,
     commit: &Commit,
     before: &Definitions,
     replaces: Option<Oid>,
 ) -> Lifecycle {
-    let counted = match effect {
-        Effect::Reverted => in_force.unwrap_or(version),
-        _ => version,
-    };
+    let counted = version;
     let verdict = match effect {
-        Effect::Pending(reason) => Verdict::Pending {
+        Effect::Pending(reason) | Effect::Reverted(reason) => Verdict::Pending {
             reason: reason.clone(),
         },
         _ => counted.verdict.clone(),
