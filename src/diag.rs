@@ -47,13 +47,23 @@ pub enum Severity {
 }
 
 /// Which object a diagnostic makes unusable. Planning skips a request whose
-/// own file, contract or role has an error, and proceeds with everything else.
+/// own file, or any definition it depends on (contract, role, requester,
+/// teams, guardrails in scope, accounts, settings), has an error, and
+/// proceeds with everything else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "name", rename_all = "lowercase")]
 pub enum Subject {
     Request(String),
     Contract(String),
     Role(String),
+    User(String),
+    Team(String),
+    Account(String),
+    Guardrail(String),
+    /// The settings, and problems in a definitions file that belong to no
+    /// object jit could read (a syntax error, an unknown block): nothing is
+    /// granted while they are in force.
+    Settings,
     Other,
 }
 
@@ -77,6 +87,13 @@ impl Diagnostic {
             message: message.into(),
             hint: None,
             subject: Subject::Other,
+        }
+    }
+
+    pub fn warning(loc: Loc, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(loc, message)
         }
     }
 

@@ -144,34 +144,89 @@ pub fn window(record: &RequestRecord) -> Option<(DateTime<Utc>, DateTime<Utc>)> 
     Some((start, start + duration.to_delta()))
 }
 
-/// Why a request cannot be granted, if it cannot: its own errors, or errors in
-/// its contract or role (judged in the definitions in force).
+/// Why a request cannot be granted, if it cannot: its own errors, or an
+/// error in any definition it depends on, judged in the definitions in
+/// force. Definitions fail closed: an invalid contract, role, requester,
+/// team the contract names, account its grants land in, guardrail in its
+/// scope (every guardrail whose scope cannot be known) or settings make the
+/// request grant nothing.
 pub fn invalid_reason(
     snapshot: &Snapshot,
     defs_diags: &[crate::diag::Diagnostic],
     record: &RequestRecord,
 ) -> Option<String> {
     let req = &record.request;
+    let defs = &snapshot.effective;
     let own: Vec<String> = snapshot
         .diags
         .iter()
         .filter(|d| d.is_error() && d.subject == Subject::Request(req.name.clone()))
-        .chain(validate::validate_request(&snapshot.effective, req).iter())
+        .chain(validate::validate_request(defs, req).iter())
         .map(|d| d.to_string())
         .collect();
     if let Some(first) = own.first() {
         return Some(first.clone());
     }
-    let contract = snapshot.effective.contracts.get(&req.contract)?;
-    let broken = defs_diags.iter().find(|d| {
-        d.is_error()
-            && (d.subject == Subject::Contract(contract.name.clone())
-                || d.subject == Subject::Role(contract.role.clone()))
-    });
-    if let Some(d) = broken {
-        return Some(format!("contract `{}` has an error: {d}", contract.name));
-    }
-    None
+    let contract = defs.contracts.get(&req.contract)?;
+    let teams: BTreeSet<&String> = [&contract.requesters, &contract.approvers, &contract.owners]
+        .into_iter()
+        .flatten()
+        .filter_map(|s| match s {
+            crate::config::Selector::Team(t) => Some(t),
+            crate::config::Selector::User(_) => None,
+        })
+        .collect();
+    let requester_account = defs
+        .users
+        .get(&req.requester)
+        .and_then(|u| parse_principal_arn(&u.aws))
+        .map(|p| p.account);
+    let why = |subject: &Subject| -> Option<String> {
+        Some(match subject {
+            Subject::Settings => "the settings are invalid, so nothing is granted".to_string(),
+            Subject::Contract(c) if *c == contract.name => {
+                format!("contract `{}` has an error", contract.name)
+            }
+            Subject::Role(r) if *r == contract.role => format!(
+                "role `{r}` of contract `{}` has an error",
+                contract.name
+            ),
+            Subject::User(u) if *u == req.requester => {
+                format!("requester `{u}` has an error")
+            }
+            Subject::Team(t) if teams.contains(t) => format!(
+                "team `{t}`, named by contract `{}`, has an error",
+                contract.name
+            ),
+            Subject::Guardrail(g)
+                if defs
+                    .guardrails
+                    .get(g)
+                    .is_none_or(|g| validate::guardrail_applies(defs, g, contract)) =>
+            {
+                format!(
+                    "guardrail `{g}`, which applies to contract `{}`, has an error",
+                    contract.name
+                )
+            }
+            Subject::Account(a)
+                if defs.accounts.get(a).is_none_or(|a| {
+                    requester_account.as_deref() == Some(a.id.as_str())
+                        || validate::contract_touches_account(defs, contract, &a.id)
+                }) =>
+            {
+                format!(
+                    "account `{a}`, where contract `{}` grants, has an error",
+                    contract.name
+                )
+            }
+            _ => return None,
+        })
+    };
+    defs_diags
+        .iter()
+        .filter(|d| d.is_error())
+        .find_map(|d| why(&d.subject).map(|w| format!("{w}: {d}")))
 }
 
 /// Where a request stands at `now`.

@@ -14,28 +14,53 @@ use chrono::{DateTime, Utc};
 pub use duration::Duration;
 pub use parse::{SourceFile, parse_files};
 
-use crate::diag::Loc;
+use crate::diag::{Diagnostic, Loc};
 
-/// Where a block and each of its attributes were written.
+/// Where a block and each of its attributes were written, and what was
+/// wrong with it.
 ///
 /// Equality ignores locations on purpose: two versions of a definition are
-/// "the same" when their content is, wherever the lines moved.
+/// "the same" when their content is, wherever the lines moved. It compares
+/// the problems found reading the block and the text of what jit did not
+/// know, so that adding a misspelled attribute is a change of content (to be
+/// approved like any other) and an object carrying one is invalid.
 #[derive(Debug, Clone)]
 pub struct Meta {
     pub loc: Loc,
-    pub attrs: BTreeMap<String, Loc>,
+    pub attrs: Attrs,
+}
+
+/// What reading one block found.
+#[derive(Debug, Clone, Default)]
+pub struct Attrs {
+    /// Where each attribute was written.
+    pub locs: BTreeMap<String, Loc>,
+    /// Every problem reading the block (unknown attribute, block or mode,
+    /// wrong type, bad value, duplicate): the object is invalid and grants
+    /// nothing.
+    pub errors: Vec<Diagnostic>,
+    /// The source text of attributes and blocks jit does not know.
+    pub unknown: Vec<String>,
 }
 
 impl PartialEq for Meta {
-    fn eq(&self, _: &Meta) -> bool {
-        true
+    fn eq(&self, other: &Meta) -> bool {
+        let messages = |m: &Meta| -> Vec<String> {
+            m.attrs.errors.iter().map(|d| d.message.clone()).collect()
+        };
+        messages(self) == messages(other) && self.attrs.unknown == other.attrs.unknown
     }
 }
 
 impl Meta {
     /// The location of `attr`, or of the block when the attribute is absent.
     pub fn at(&self, attr: &str) -> &Loc {
-        self.attrs.get(attr).unwrap_or(&self.loc)
+        self.attrs.locs.get(attr).unwrap_or(&self.loc)
+    }
+
+    /// The problems that make this object invalid (empty: valid as written).
+    pub fn errors(&self) -> &[Diagnostic] {
+        &self.attrs.errors
     }
 }
 
@@ -149,6 +174,9 @@ pub enum Mode {
     InlinePolicy,
     ManagedPolicy,
     AssumeRole,
+    /// A mode this version of jit does not know: the contract is invalid
+    /// and grants nothing (never read as another mode).
+    Unknown,
 }
 
 impl Mode {
@@ -157,6 +185,7 @@ impl Mode {
             Mode::InlinePolicy => "inline_policy",
             Mode::ManagedPolicy => "managed_policy",
             Mode::AssumeRole => "assume_role",
+            Mode::Unknown => "unknown",
         }
     }
 }
@@ -193,6 +222,9 @@ pub struct Contract {
     pub require_reason: bool,
     pub mode: Mode,
     pub role_arn: Option<String>,
+    /// The account block its grants land in (identity_center; also puts the
+    /// contract in the scope of that account's guardrails).
+    pub account: Option<String>,
     pub owners: Vec<Selector>,
     pub breakglass: bool,
     pub meta: Meta,

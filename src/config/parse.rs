@@ -75,17 +75,17 @@ pub fn parse_files(files: &[SourceFile]) -> (AccessRepo, Vec<Diagnostic>) {
             Ok(body) => body,
             Err(e) => {
                 let loc = e.location();
-                let subject = match kind {
-                    FileKind::Request => Subject::Request(stem(&f.path).to_string()),
-                    _ => Subject::Other,
-                };
-                p.diags.push(
-                    Diagnostic::error(
-                        Loc::new(&file, loc.line() as u32, loc.column() as u32),
-                        format!("syntax error: {}", e.message()),
-                    )
-                    .about(subject),
+                let d = Diagnostic::error(
+                    Loc::new(&file, loc.line() as u32, loc.column() as u32),
+                    format!("syntax error: {}", e.message()),
                 );
+                match kind {
+                    FileKind::Request => p
+                        .diags
+                        .push(d.about(Subject::Request(stem(&f.path).to_string()))),
+                    // Nobody knows which definitions the file holds: fail closed.
+                    _ => p.file_error(d),
+                }
                 continue;
             }
         };
@@ -98,7 +98,7 @@ pub fn parse_files(files: &[SourceFile]) -> (AccessRepo, Vec<Diagnostic>) {
             _ => p.definitions_file(&ctx, &body, &mut saw_settings),
         }
     }
-    (p.repo, p.diags)
+    p.finish()
 }
 
 fn stem(path: &str) -> &str {
@@ -138,6 +138,14 @@ struct FileCtx {
 }
 
 impl FileCtx {
+    /// The text at `span`, as written.
+    fn source(&self, span: Option<std::ops::Range<usize>>) -> String {
+        span.and_then(|s| self.lines.text.get(s))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
     fn loc(&self, span: Option<std::ops::Range<usize>>) -> Loc {
         let (line, col) = span.map_or((1, 1), |s| self.lines.line_col(s.start));
         Loc::new(&self.file, line, col)
@@ -150,15 +158,60 @@ struct Parser {
     diags: Vec<Diagnostic>,
     /// Where each (kind, name) was first defined, for duplicate errors.
     seen: BTreeMap<(&'static str, String), Loc>,
+    /// Problems in definitions files that belong to no object jit could read
+    /// (syntax errors, unknown or unlabelled blocks): they make the settings
+    /// invalid, so nothing is granted while they are in force.
+    file_errors: Vec<Diagnostic>,
+    /// Second definitions of a name: they make the first one invalid.
+    duplicates: Vec<(&'static str, String, Diagnostic)>,
 }
 
 impl Parser {
+    fn file_error(&mut self, d: Diagnostic) {
+        self.file_errors.push(d.about(Subject::Settings));
+    }
+
+    /// Attaches the problems that belong to no single block to the objects
+    /// they make invalid, and returns the model with every diagnostic.
+    fn finish(mut self) -> (AccessRepo, Vec<Diagnostic>) {
+        let defs = &mut self.repo.defs;
+        for (kind, name, d) in std::mem::take(&mut self.duplicates) {
+            let meta = match kind {
+                "account" => defs.accounts.get_mut(&name).map(|o| &mut o.meta),
+                "user" => defs.users.get_mut(&name).map(|o| &mut o.meta),
+                "team" => defs.teams.get_mut(&name).map(|o| &mut o.meta),
+                "role" => defs.roles.get_mut(&name).map(|o| &mut o.meta),
+                "contract" => defs.contracts.get_mut(&name).map(|o| &mut o.meta),
+                "guardrail" => defs.guardrails.get_mut(&name).map(|o| &mut o.meta),
+                "request" => self.repo.requests.get_mut(&name).map(|o| &mut o.meta),
+                _ => None,
+            };
+            match meta {
+                Some(meta) => {
+                    let d = d.about(meta_subject(kind, &name));
+                    meta.attrs.errors.push(d.clone());
+                    self.diags.push(d);
+                }
+                None => self.diags.push(d),
+            }
+        }
+        if !self.file_errors.is_empty() {
+            let meta = self.repo.defs.settings.meta.get_or_insert_with(|| Meta {
+                loc: self.file_errors[0].loc.clone(),
+                attrs: Attrs::default(),
+            });
+            meta.attrs.errors.extend(self.file_errors.iter().cloned());
+            self.diags.append(&mut self.file_errors);
+        }
+        (self.repo, self.diags)
+    }
+
     fn definitions_file(&mut self, ctx: &FileCtx, body: &Body, saw_settings: &mut Option<Loc>) {
         for structure in body.iter() {
             let block = match structure {
                 Structure::Block(b) => b,
                 Structure::Attribute(a) => {
-                    self.diags.push(
+                    self.file_error(
                         Diagnostic::error(
                             ctx.loc(a.key.span()),
                             format!(
@@ -175,7 +228,7 @@ impl Parser {
             if kind == "settings" {
                 let loc = ctx.loc(block.ident.span());
                 if let Some(first) = saw_settings {
-                    self.diags.push(Diagnostic::error(
+                    self.file_error(Diagnostic::error(
                         loc,
                         format!("duplicate settings block (first defined at {first})"),
                     ));
@@ -183,7 +236,7 @@ impl Parser {
                 }
                 *saw_settings = Some(loc);
                 if !block.labels.is_empty() {
-                    self.diags.push(Diagnostic::error(
+                    self.file_error(Diagnostic::error(
                         ctx.loc(block.labels[0].span()),
                         "the settings block takes no label",
                     ));
@@ -199,14 +252,14 @@ impl Parser {
                 "contract" => "contract",
                 "guardrail" => "guardrail",
                 "request" => {
-                    self.diags.push(Diagnostic::error(
+                    self.file_error(Diagnostic::error(
                         ctx.loc(block.ident.span()),
                         "request blocks belong in requests/<name>.hcl, one per file",
                     ));
                     continue;
                 }
                 other => {
-                    self.diags.push(
+                    self.file_error(
                         Diagnostic::error(
                             ctx.loc(block.ident.span()),
                             format!("unknown block type `{other}`"),
@@ -222,21 +275,24 @@ impl Parser {
                 continue;
             };
             let mut r = Reader::new(ctx, block, &mut self.diags);
+            r.subject = meta_subject(kind, &name);
             let defs = &mut self.repo.defs;
             match kind {
                 "account" => {
+                    let id = r.required_string("id");
+                    if r.has("id") && !(id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())) {
+                        let loc = r.key_loc("id");
+                        r.report(Diagnostic::error(
+                            loc,
+                            format!("account id `{id}` must be 12 digits"),
+                        ));
+                    }
                     let a = Account {
-                        id: r.required_string("id"),
+                        id,
                         role_arn: r.string("role_arn"),
                         name: name.clone(),
                         meta: r.finish(&[]),
                     };
-                    if !(a.id.len() == 12 && a.id.bytes().all(|b| b.is_ascii_digit())) {
-                        self.diags.push(Diagnostic::error(
-                            a.meta.at("id").clone(),
-                            format!("account id `{}` must be 12 digits", a.id),
-                        ));
-                    }
                     defs.accounts.insert(name, a);
                 }
                 "user" => {
@@ -268,17 +324,14 @@ impl Parser {
                             meta: s.finish(&[]),
                         });
                     }
-                    let meta = r.finish(&["statement"]);
                     if statements.is_empty() {
-                        self.diags.push(
-                            Diagnostic::error(
-                                meta.loc.clone(),
-                                format!("role `{name}` has no statement block"),
-                            )
-                            .with_hint("add `statement { actions = [...] resources = [] }`")
-                            .about(Subject::Role(name.clone())),
+                        let loc = r.block_loc();
+                        r.report(
+                            Diagnostic::error(loc, format!("role `{name}` has no statement block"))
+                                .with_hint("add `statement { actions = [...] resources = [] }`"),
                         );
                     }
+                    let meta = r.finish(&["statement"]);
                     defs.roles.insert(
                         name.clone(),
                         Role {
@@ -412,16 +465,25 @@ impl Parser {
             "role" => Subject::Role(name.to_string()),
             _ => Subject::Other,
         };
+        // A guardrail jit cannot name would otherwise be ignored: fail closed.
+        let unnamed = |p: &mut Parser, d: Diagnostic| match kind {
+            "guardrail" => p.file_error(d),
+            _ => p.diags.push(d),
+        };
         if block.labels.len() != 1 {
-            self.diags.push(Diagnostic::error(
-                loc,
-                format!("a {kind} block needs exactly one label: {kind} \"<name>\" {{ ... }}"),
-            ));
+            unnamed(
+                self,
+                Diagnostic::error(
+                    loc,
+                    format!("a {kind} block needs exactly one label: {kind} \"<name>\" {{ ... }}"),
+                ),
+            );
             return None;
         }
         let name = block.labels[0].as_str().to_string();
         if !is_valid_name(&name) {
-            self.diags.push(
+            unnamed(
+                self,
                 Diagnostic::error(
                     ctx.loc(block.labels[0].span()),
                     format!("invalid name `{name}`: names match {NAME_RULE}"),
@@ -432,14 +494,14 @@ impl Parser {
             return None;
         }
         if let Some(first) = self.seen.get(&(kind, name.clone())) {
-            self.diags.push(
-                Diagnostic::error(
-                    loc,
-                    format!("duplicate {kind} `{name}` (first defined at {first})"),
-                )
-                .with_hint("names must be unique across all files")
-                .about(subject(&name)),
-            );
+            // Which of the two is meant is unknown: the first becomes invalid too.
+            let d = Diagnostic::error(
+                loc,
+                format!("duplicate {kind} `{name}` (first defined at {first})"),
+            )
+            .with_hint("names must be unique across all files")
+            .about(subject(&name));
+            self.duplicates.push((kind, name, d));
             return None;
         }
         self.seen.insert((kind, name.clone()), loc);
@@ -448,13 +510,14 @@ impl Parser {
 
     fn settings(&mut self, ctx: &FileCtx, block: &Block) -> Settings {
         let mut r = Reader::new(ctx, block, &mut self.diags);
+        r.subject = Subject::Settings;
         let d = Settings::default();
         let approval = match r.string("approval").as_deref() {
             None | Some("trailers") => ApprovalMode::Trailers,
             Some("github") => ApprovalMode::Github,
             Some(other) => {
                 let loc = r.loc_of("approval");
-                r.diags.push(Diagnostic::error(
+                r.report(Diagnostic::error(
                     loc,
                     format!("approval must be \"trailers\" or \"github\", not \"{other}\""),
                 ));
@@ -472,7 +535,7 @@ impl Parser {
             meta: None,
         };
         for b in r.blocks("bot") {
-            let mut br = Reader::new(ctx, b, r.diags);
+            let mut br = r.nested(b);
             s.bot = Bot {
                 name: br.required_string("name"),
                 email: br.required_string("email"),
@@ -480,7 +543,7 @@ impl Parser {
             br.finish(&[]);
         }
         for b in r.blocks("quotas") {
-            let mut q = Reader::new(ctx, b, r.diags);
+            let mut q = r.nested(b);
             let d = Quotas::default();
             s.quotas = Quotas {
                 user_inline: q
@@ -513,14 +576,11 @@ fn contract(mut r: Reader<'_, '_>, name: String) -> Contract {
         Some("assume_role") => Mode::AssumeRole,
         Some(other) => {
             let loc = r.loc_of("mode");
-            r.diags.push(
-                Diagnostic::error(
-                    loc,
-                    format!("mode must be \"inline_policy\", \"managed_policy\" or \"assume_role\", not \"{other}\""),
-                )
-                .about(Subject::Contract(name.clone())),
-            );
-            Mode::InlinePolicy
+            r.report(Diagnostic::error(
+                loc,
+                format!("mode must be \"inline_policy\", \"managed_policy\" or \"assume_role\", not \"{other}\""),
+            ));
+            Mode::Unknown
         }
     };
     let max_duration = r
@@ -542,6 +602,7 @@ fn contract(mut r: Reader<'_, '_>, name: String) -> Contract {
         require_reason: r.bool("require_reason").unwrap_or(false),
         mode,
         role_arn: r.string("role_arn"),
+        account: r.string("account"),
         owners: r.selectors("owners"),
         breakglass: r.bool("breakglass").unwrap_or(false),
         meta: r.finish(&[]),
@@ -549,8 +610,26 @@ fn contract(mut r: Reader<'_, '_>, name: String) -> Contract {
     }
 }
 
+/// The subject of problems in a `kind` block named `name`.
+fn meta_subject(kind: &str, name: &str) -> Subject {
+    let name = name.to_string();
+    match kind {
+        "request" => Subject::Request(name),
+        "contract" => Subject::Contract(name),
+        "role" => Subject::Role(name),
+        "user" => Subject::User(name),
+        "team" => Subject::Team(name),
+        "account" => Subject::Account(name),
+        "guardrail" => Subject::Guardrail(name),
+        "settings" => Subject::Settings,
+        _ => Subject::Other,
+    }
+}
+
 /// Reads one block's attributes by name, reporting type errors at the
-/// value and, on `finish`, every attribute or block nobody asked for.
+/// value and, on `finish`, every attribute or block nobody asked for. Every
+/// problem becomes part of the object read (its `Meta`): jit never builds an
+/// object while ignoring something it does not understand in it.
 struct Reader<'a, 'd> {
     ctx: &'a FileCtx,
     block: &'a Block,
@@ -559,18 +638,32 @@ struct Reader<'a, 'd> {
     taken: Vec<&'a str>,
     locs: BTreeMap<String, Loc>,
     subject: Subject,
-    diags: &'d mut Vec<Diagnostic>,
+    /// The problems found so far in this block (and its nested blocks).
+    problems: Vec<Diagnostic>,
+    unknown: Vec<String>,
+    /// Where `finish` hands the problems on: the file's diagnostics, or the
+    /// parent block's problems for a nested block.
+    sink: &'d mut Vec<Diagnostic>,
 }
 
 impl<'a, 'd> Reader<'a, 'd> {
-    fn new(ctx: &'a FileCtx, block: &'a Block, diags: &'d mut Vec<Diagnostic>) -> Reader<'a, 'd> {
+    fn new(ctx: &'a FileCtx, block: &'a Block, sink: &'d mut Vec<Diagnostic>) -> Reader<'a, 'd> {
+        let subject = match block.labels.as_slice() {
+            [label] => meta_subject(block.ident.as_str(), label.as_str()),
+            _ if block.ident.as_str() == "settings" => Subject::Settings,
+            _ => Subject::Other,
+        };
         let mut attrs = BTreeMap::new();
+        let mut problems = Vec::new();
         for a in block.body.attributes() {
             if attrs.insert(a.key.as_str(), a).is_some() {
-                diags.push(Diagnostic::error(
-                    ctx.loc(a.key.span()),
-                    format!("attribute `{}` is set more than once", a.key.as_str()),
-                ));
+                problems.push(
+                    Diagnostic::error(
+                        ctx.loc(a.key.span()),
+                        format!("attribute `{}` is set more than once", a.key.as_str()),
+                    )
+                    .about(subject.clone()),
+                );
             }
         }
         Reader {
@@ -580,32 +673,43 @@ impl<'a, 'd> Reader<'a, 'd> {
             attrs,
             taken: Vec::new(),
             locs: BTreeMap::new(),
-            subject: match block.ident.as_str() {
-                "request" | "contract" | "role" if block.labels.len() == 1 => {
-                    let name = block.labels[0].as_str().to_string();
-                    match block.ident.as_str() {
-                        "request" => Subject::Request(name),
-                        "contract" => Subject::Contract(name),
-                        _ => Subject::Role(name),
-                    }
-                }
-                _ => Subject::Other,
-            },
-            diags,
+            subject,
+            problems,
+            unknown: Vec::new(),
+            sink,
         }
     }
 
-    /// Every problem in a request, contract or role block makes that object unusable.
+    /// Every problem in a block makes that object invalid.
     fn report(&mut self, d: Diagnostic) {
         let d = d.about(self.subject.clone());
-        self.diags.push(d);
+        self.problems.push(d);
     }
 
-    /// Nested blocks (role statements) report about their parent.
+    /// Nested blocks (role statements, settings' bot) report about their parent.
     fn nested(&mut self, block: &'a Block) -> Reader<'a, '_> {
-        let mut r = Reader::new(self.ctx, block, self.diags);
+        let mut r = Reader::new(self.ctx, block, &mut self.problems);
         r.subject = self.subject.clone();
+        for d in &mut r.problems {
+            d.subject = r.subject.clone();
+        }
         r
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.attrs.contains_key(key)
+    }
+
+    /// Where the attribute's key is written, or the block when it is absent.
+    fn key_loc(&self, key: &str) -> Loc {
+        match self.attrs.get(key) {
+            Some(a) => self.ctx.loc(a.key.span()),
+            None => self.block_loc(),
+        }
+    }
+
+    fn block_loc(&self) -> Loc {
+        self.ctx.loc(self.block.ident.span())
     }
 
     fn loc_of(&self, key: &str) -> Loc {
@@ -745,41 +849,43 @@ impl<'a, 'd> Reader<'a, 'd> {
         self.block.body.get_blocks(ident).collect()
     }
 
-    /// Reports unknown attributes and nested blocks; returns the block's locations.
+    /// Reports unknown attributes and nested blocks, hands every problem on,
+    /// and returns the block's locations and problems.
     fn finish(mut self, nested: &[&str]) -> Meta {
-        let unknown_attrs: Vec<Diagnostic> = self
-            .attrs
-            .iter()
-            .filter(|(key, _)| !self.taken.contains(key))
-            .map(|(key, a)| {
-                Diagnostic::error(
+        let mut found = Vec::new();
+        for (key, a) in &self.attrs {
+            if !self.taken.contains(key) {
+                found.push(Diagnostic::error(
                     self.ctx.loc(a.key.span()),
                     format!("unknown attribute `{key}` in {} block", self.kind),
-                )
-            })
-            .collect();
-        let unknown_blocks: Vec<Diagnostic> = self
-            .block
-            .body
-            .blocks()
-            .filter(|b| !nested.contains(&b.ident.as_str()))
-            .map(|b| {
-                Diagnostic::error(
+                ));
+                self.unknown.push(format!("{key} = {}", self.ctx.source(a.value.span())));
+            }
+        }
+        for b in self.block.body.blocks() {
+            if !nested.contains(&b.ident.as_str()) {
+                found.push(Diagnostic::error(
                     self.ctx.loc(b.ident.span()),
                     format!(
                         "unknown block type `{}` in {} block",
                         b.ident.as_str(),
                         self.kind
                     ),
-                )
-            })
-            .collect();
-        for d in unknown_attrs.into_iter().chain(unknown_blocks) {
+                ));
+                self.unknown.push(self.ctx.source(b.span()));
+            }
+        }
+        for d in found {
             self.report(d);
         }
+        self.sink.extend(self.problems.iter().cloned());
         Meta {
             loc: self.ctx.loc(self.block.ident.span()),
-            attrs: self.locs,
+            attrs: Attrs {
+                locs: self.locs,
+                errors: self.problems,
+                unknown: self.unknown,
+            },
         }
     }
 }
