@@ -167,6 +167,18 @@ pub fn invalid_reason(
     if let Some(first) = own.first() {
         return Some(first.clone());
     }
+    definitions_problem(defs, defs_diags, req)
+}
+
+/// Why the definitions `req` depends on make it grant nothing, if they do
+/// (fail closed): the part of [`invalid_reason`] that is about definitions,
+/// also used to judge a request version against the definitions in force at
+/// its approving commit.
+pub fn definitions_problem(
+    defs: &Definitions,
+    defs_diags: &[crate::diag::Diagnostic],
+    req: &crate::config::Request,
+) -> Option<String> {
     let contract = defs.contracts.get(&req.contract)?;
     let teams: BTreeSet<&String> = [&contract.requesters, &contract.approvers, &contract.owners]
         .into_iter()
@@ -187,10 +199,9 @@ pub fn invalid_reason(
             Subject::Contract(c) if *c == contract.name => {
                 format!("contract `{}` has an error", contract.name)
             }
-            Subject::Role(r) if *r == contract.role => format!(
-                "role `{r}` of contract `{}` has an error",
-                contract.name
-            ),
+            Subject::Role(r) if *r == contract.role => {
+                format!("role `{r}` of contract `{}` has an error", contract.name)
+            }
             Subject::User(u) if *u == req.requester => {
                 format!("requester `{u}` has an error")
             }

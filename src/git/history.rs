@@ -13,7 +13,7 @@ use crate::approval::{self, Evidence, Identity, Object, Verdict};
 use crate::config::{
     self, AccessRepo, ApprovalMode, Definitions, Duration, Request, SourceFile, validate,
 };
-use crate::diag::{self, Diagnostic, Subject};
+use crate::diag::{self, Diagnostic};
 use crate::lifecycle::{Effect, PathLog, Version};
 
 /// The access repo as jit sees it at the branch head.
@@ -577,17 +577,7 @@ impl<'a, 'r> Judge<'a, 'r> {
                             .find(|d| d.is_error())
                             .map(|d| d.to_string())
                     })
-                    .or_else(|| {
-                        let contract = at.contracts.get(&req.contract)?;
-                        defs_errors
-                            .iter()
-                            .find(|d| {
-                                d.is_error()
-                                    && (d.subject == Subject::Contract(contract.name.clone())
-                                        || d.subject == Subject::Role(contract.role.clone()))
-                            })
-                            .map(|d| format!("contract `{}` had an error: {d}", contract.name))
-                    });
+                    .or_else(|| crate::plan::definitions_problem(at, defs_errors, req));
                 (verdict, duration, invalid)
             }
         };
