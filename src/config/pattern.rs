@@ -98,6 +98,12 @@ struct Containment<'a> {
 
 type Set = Vec<u64>;
 
+/// A search state: position in the narrow pattern, positions in the wide
+/// one, and the state and character it was reached from.
+type Node = (usize, Set, Option<(usize, Option<char>)>);
+/// The state a search state was reached from, and the character read.
+type Step = Option<(usize, Option<char>)>;
+
 impl<'a> Containment<'a> {
     fn new(n: &'a [char], w: &'a [char]) -> Containment<'a> {
         let mut classes: Vec<char> = w.iter().copied().filter(|&c| !is_wild(c)).collect();
@@ -163,7 +169,7 @@ impl<'a> Containment<'a> {
         // Breadth-first over (position in n, set of positions in w), with the
         // character that led to each state for the witness.
         let mut seen: HashMap<(usize, Set), usize> = HashMap::new();
-        let mut nodes: Vec<(usize, Set, Option<(usize, Option<char>)>)> = Vec::new();
+        let mut nodes: Vec<Node> = Vec::new();
         let mut queue = VecDeque::new();
         let mut work = 0usize;
         let accept = self.w.len();
@@ -171,7 +177,7 @@ impl<'a> Containment<'a> {
                     s: Set,
                     from: Option<(usize, Option<char>)>,
                     seen: &mut HashMap<(usize, Set), usize>,
-                    nodes: &mut Vec<(usize, Set, Option<(usize, Option<char>)>)>,
+                    nodes: &mut Vec<Node>,
                     queue: &mut VecDeque<usize>| {
             if seen.contains_key(&(i, s.clone())) {
                 return;
@@ -248,7 +254,7 @@ impl<'a> Containment<'a> {
     }
 
     /// The string read on the way to `id`, completed to a match of `n`.
-    fn witness(&self, nodes: &[(usize, Set, Option<(usize, Option<char>)>)], id: usize) -> String {
+    fn witness(&self, nodes: &[Node], id: usize) -> String {
         let mut chars = Vec::new();
         let mut at = id;
         while let Some((parent, c)) = nodes[at].2 {
@@ -293,7 +299,7 @@ pub fn common_string(a: &str, b: &str) -> Result<Option<String>, TooComplex> {
     check_len(&b)?;
     let (la, lb) = (a.len() + 1, b.len() + 1);
     // parent[i * lb + j]: the state and character (None: a skipped star) it was reached from.
-    let mut parent: Vec<Option<Option<(usize, Option<char>)>>> = vec![None; la * lb];
+    let mut parent: Vec<Option<Step>> = vec![None; la * lb];
     let mut queue = VecDeque::new();
     parent[0] = Some(None);
     queue.push_back(0usize);
