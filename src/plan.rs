@@ -571,9 +571,10 @@ impl SessionDeny {
     }
 }
 
-/// The session names an orphan trust statement can have let in, beyond the
+/// The session names a revoked trust statement can have let in, beyond the
 /// requester the definitions name: its `sts:RoleSessionName` condition and
-/// the users whose `aws` is its principal. Only ever adds to a deny.
+/// the users whose `aws` is its principal; every session (`*`) when it pins
+/// no session name. Only ever adds to a deny.
 fn sessions_trusted_by(owned: &Owned, defs: &Definitions, known: Option<&str>) -> Vec<String> {
     let st = &owned.document["Statement"][0];
     let mut names: Vec<String> = known.map(str::to_string).into_iter().collect();
@@ -587,10 +588,18 @@ fn sessions_trusted_by(owned: &Owned, defs: &Definitions, known: Option<&str>) -
             _ => Vec::new(),
         }
     };
+    let mut pinned = false;
     if let Some(ops) = st["Condition"].as_object() {
         for keys in ops.values() {
-            names.extend(strings(&keys["sts:RoleSessionName"]));
+            let session = strings(&keys["sts:RoleSessionName"]);
+            pinned |= !session.is_empty();
+            names.extend(session);
         }
+    }
+    if !pinned {
+        // A statement that does not pin the session name (not as jit writes
+        // it) may have let in any session: deny them all.
+        names.push("*".into());
     }
     let principals = strings(&st["Principal"]["AWS"]);
     names.extend(
@@ -601,10 +610,6 @@ fn sessions_trusted_by(owned: &Owned, defs: &Definitions, known: Option<&str>) -
     );
     names.sort();
     names.dedup();
-    if names.is_empty() {
-        // A statement that names nobody jit knows: fail closed.
-        names.push("*".into());
-    }
     names
 }
 
@@ -1434,7 +1439,7 @@ mod tests {
             early(&crate::iam::sid_for("a-1")),
             early(&crate::iam::sid_for("a1"))
         );
-        // Unknown principals fail closed: every session of the role.
+        // A statement that pins no session name fails closed: every session.
         let owned = Owned {
             target: Target::trust("ops", "x"),
             document: policy::as_document(
@@ -1443,6 +1448,19 @@ mod tests {
         };
         let defs = Definitions::default();
         assert_eq!(sessions_trusted_by(&owned, &defs, None), ["*"]);
-        assert_eq!(sessions_trusted_by(&owned, &defs, Some("alice")), ["alice"]);
+        assert_eq!(
+            sessions_trusted_by(&owned, &defs, Some("alice")),
+            ["*", "alice"]
+        );
+        let pinned = Owned {
+            target: Target::trust("ops", "x"),
+            document: policy::as_document(
+                json!({"Condition": {"StringEquals": {"sts:RoleSessionName": "bob"}}}),
+            ),
+        };
+        assert_eq!(
+            sessions_trusted_by(&pinned, &defs, Some("alice")),
+            ["alice", "bob"]
+        );
     }
 }
