@@ -9,8 +9,8 @@ use git2::Repository;
 
 use crate::config::{Account, Bot};
 use crate::git::archive::{self, Move, Pushed};
-use crate::iam::Cloud;
-use crate::plan::{Action, ActionKind, ArchiveMove, Outcome, Plan};
+use crate::iam::{Cloud, Target};
+use crate::plan::{Action, ActionKind, ArchiveMove, IamChange, Outcome, Plan};
 use crate::policy::iam_time;
 
 #[derive(Debug, Default)]
@@ -65,8 +65,32 @@ pub fn archive_message(action: &Action, a: &ArchiveMove, now: DateTime<Utc>) -> 
     m
 }
 
-/// Carries out `plan`: revokes first (freeing quota), then updates and grants,
-/// then archive commits for requests whose IAM objects are all gone, then push.
+/// The order of IAM writes: revokes (freeing quota, and removing trust
+/// statements before their sessions are denied), then the session-revocation
+/// lists (so a grant's deny exists before its trust statement), then updates
+/// and grants.
+fn phase_of(a: &Action) -> Option<u8> {
+    let change = a.iam.as_ref()?;
+    Some(match (a.action, &change.target) {
+        (ActionKind::Revoke, _) => 0,
+        (_, Target::SessionRevocations { .. }) => 1,
+        (ActionKind::Update, _) => 2,
+        (ActionKind::Grant, _) => 3,
+        (ActionKind::Archive, _) => return None,
+    })
+}
+
+fn role_of(target: &Target) -> Option<String> {
+    match target {
+        Target::TrustStatement { role, .. } | Target::SessionRevocations { role } => {
+            Some(role.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Carries out `plan`: IAM writes in the order of [`phase_of`], then archive
+/// commits for requests whose IAM objects are all gone, then push.
 #[allow(clippy::too_many_arguments)]
 pub fn apply(
     repo: &Repository,
@@ -81,22 +105,52 @@ pub fn apply(
     let mut out = Applied::default();
     let by_id: BTreeMap<&str, &Account> = accounts.values().map(|a| (a.id.as_str(), a)).collect();
     let mut failed_requests: BTreeSet<String> = BTreeSet::new();
-    let order = [ActionKind::Revoke, ActionKind::Update, ActionKind::Grant];
-    for kind in order {
-        for action in plan.actions.iter().filter(|a| a.action == kind) {
+    // Roles whose session-revocation list could not be written: their trust
+    // statements are not granted (the deny comes first), and the requests
+    // revoked there are not archived (the ending is not complete).
+    let mut failed_roles: BTreeSet<(String, String)> = BTreeSet::new();
+    // An early revocation's session deny covers sessions issued up to a time
+    // the plan fixed: a plan applied too late would leave a gap, so refuse it.
+    if let Some(late) = plan
+        .actions
+        .iter()
+        .filter_map(|a| a.iam.as_ref()?.not_after)
+        .find(|t| now > *t)
+    {
+        anyhow::bail!(
+            "the plan revokes an assume_role grant early and had to be applied by {} (it was made at {}); run jit plan again",
+            iam_time(late),
+            iam_time(plan.now)
+        );
+    }
+    for phase in 0..4 {
+        for action in plan.actions.iter().filter(|a| phase_of(a) == Some(phase)) {
             let Some(change) = &action.iam else { continue };
+            let line = format!("{:?} {} ({})", action.action, action.request, change.target)
+                .to_lowercase();
+            let role = role_of(&change.target).map(|r| (action.account.clone(), r));
+            if phase >= 2
+                && matches!(change.target, Target::TrustStatement { .. })
+                && role.as_ref().is_some_and(|r| failed_roles.contains(r))
+            {
+                progress(&format!(
+                    "{line}: skipped, the role's session revocations could not be written"
+                ));
+                out.failed
+                    .push(format!("{line}: skipped, session revocations not written"));
+                failed_requests.insert(action.request.clone());
+                continue;
+            }
             let result = match by_id.get(action.account.as_str()) {
                 None => Err(anyhow::anyhow!(
                     "account {} is not declared",
                     action.account
                 )),
                 Some(account) => match &change.document {
-                    Some(doc) => cloud.put(account, &change.target, doc),
+                    Some(doc) => cloud.put(account, &change.target, doc, change.replaces.as_ref()),
                     None => cloud.delete(account, &change.target),
                 },
             };
-            let line = format!("{:?} {} ({})", action.action, action.request, change.target)
-                .to_lowercase();
             match result {
                 Ok(()) => {
                     progress(&format!("{line}: done"));
@@ -106,8 +160,23 @@ pub fn apply(
                     progress(&format!("{line}: FAILED: {e:#}"));
                     out.failed.push(format!("{line}: {e:#}"));
                     failed_requests.insert(action.request.clone());
+                    if let (Target::SessionRevocations { .. }, Some(role)) = (&change.target, role)
+                    {
+                        failed_roles.insert(role);
+                    }
                 }
             }
+        }
+    }
+    // A revoke on a role whose session deny failed has not ended the access.
+    for a in &plan.actions {
+        if let Some(IamChange {
+            target: target @ Target::TrustStatement { .. },
+            ..
+        }) = &a.iam
+            && role_of(target).is_some_and(|r| failed_roles.contains(&(a.account.clone(), r)))
+        {
+            failed_requests.insert(a.request.clone());
         }
     }
 
@@ -160,8 +229,8 @@ pub fn apply(
 mod tests {
     use super::*;
     use crate::diag::Loc;
-    use crate::iam::{AccountState, Target};
-    use crate::plan::{IamChange, Stats, Summary};
+    use crate::iam::AccountState;
+    use crate::plan::{Stats, Summary};
 
     /// A cloud whose writes fail or succeed on demand, recording what it was asked.
     struct FakeCloud {
@@ -173,7 +242,13 @@ mod tests {
         fn read(&mut self, _: &Account) -> anyhow::Result<AccountState> {
             Ok(AccountState::default())
         }
-        fn put(&mut self, _: &Account, _: &Target, _: &str) -> anyhow::Result<()> {
+        fn put(
+            &mut self,
+            _: &Account,
+            _: &Target,
+            _: &str,
+            _: Option<&Target>,
+        ) -> anyhow::Result<()> {
             anyhow::bail!("not used")
         }
         fn delete(&mut self, _: &Account, target: &Target) -> anyhow::Result<()> {
@@ -224,6 +299,8 @@ mod tests {
                 target,
                 document: None,
                 observed: None,
+                replaces: None,
+                not_after: None,
             }),
             archive: None,
         };

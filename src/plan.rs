@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::approval::Verdict;
 use crate::config::validate::{self, PrincipalKind, parse_principal_arn};
 use crate::config::{Contract, Definitions, Mode};
 use crate::diag::Subject;
 use crate::git::history::{RequestRecord, Snapshot};
-use crate::iam::{AccountState, Target};
+use crate::iam::{AccountState, Owned, SID_PREFIX, Target, encode_name, legacy_sid_for};
 use crate::policy;
 
 pub const FORMAT_VERSION: &str = "1";
@@ -40,7 +40,29 @@ pub struct IamChange {
     pub document: Option<String>,
     /// The object's document when planned (null: absent), to refuse stale plans.
     pub observed: Option<Value>,
+    /// A trust statement under an older Sid that the same write removes
+    /// (migration to injective Sids, without a moment of lost access).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<Target>,
+    /// Apply must not make this write later than this: an early revocation's
+    /// session deny covers sessions issued up to `now` + [`REVOKE_MARGIN`],
+    /// so the trust statement must be gone well before that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<DateTime<Utc>>,
 }
+
+/// How long past its issued-before time a session deny is kept: no session
+/// lives longer (IAM caps a role's MaxSessionDuration at 12 hours, and
+/// reading each role's own value would cost a call per role).
+pub const MAX_SESSION: chrono::TimeDelta = chrono::TimeDelta::hours(12);
+/// An early revocation denies the user's sessions issued up to the plan's
+/// `now` plus this margin: time for apply to remove the trust statement
+/// ([`APPLY_WITHIN`]) and for IAM to propagate the removal (the rest).
+pub const REVOKE_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+/// A plan with an early revocation of an assume_role grant is applied within
+/// this time of its `now`, or refused (re-plan): 3 minutes stay for IAM to
+/// propagate the trust statement's removal.
+pub const APPLY_WITHIN: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
 /// Moving an ended request to the archive, with what its trailers record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +154,8 @@ pub struct Grant {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub role: String,
+    /// For assume_role: the session name the trust statement requires.
+    pub session: Option<String>,
 }
 
 /// The request's window: start = max(approved_at, not_before), end = start + duration.
@@ -321,15 +345,15 @@ fn grant_for(
                         contract.name
                     )
                 })?;
+            let target = Target::trust(&assumed.name, &req.name);
             let statement = policy::trust_statement(
-                &crate::iam::sid_for(&req.name),
+                target.policy_name(),
                 &user.aws,
                 &user.name,
                 start,
                 end,
                 contract.require_mfa,
             );
-            let target = Target::trust(&assumed.name, &req.name);
             (target, assumed.account, policy::as_document(statement))
         }
         mode => {
@@ -350,6 +374,7 @@ fn grant_for(
         start,
         end,
         role: role.name.clone(),
+        session: (contract.mode == Mode::AssumeRole).then(|| user.name.clone()),
     })
 }
 
@@ -357,9 +382,9 @@ fn grant_for(
 fn principal_key(target: &Target) -> String {
     match target {
         Target::UserPolicy { user, .. } => format!("user/{user}"),
-        Target::RolePolicy { role, .. } | Target::TrustStatement { role, .. } => {
-            format!("role/{role}")
-        }
+        Target::RolePolicy { role, .. }
+        | Target::TrustStatement { role, .. }
+        | Target::SessionRevocations { role } => format!("role/{role}"),
         Target::ManagedPolicy { principal, .. } => principal.clone(),
     }
 }
@@ -376,7 +401,9 @@ enum Budget {
 fn budget_of(g: &Grant) -> (Budget, usize) {
     match &g.target {
         Target::UserPolicy { .. } => (Budget::UserInline, policy::iam_size(&g.document)),
-        Target::RolePolicy { .. } => (Budget::RoleInline, policy::iam_size(&g.document)),
+        Target::RolePolicy { .. } | Target::SessionRevocations { .. } => {
+            (Budget::RoleInline, policy::iam_size(&g.document))
+        }
         Target::ManagedPolicy { .. } => (Budget::ManagedCount, 1),
         Target::TrustStatement { .. } => {
             let doc: Value = serde_json::from_str(&g.document).unwrap_or_default();
@@ -388,20 +415,70 @@ fn budget_of(g: &Grant) -> (Budget, usize) {
     }
 }
 
-/// Requests that must not be applied: their principal is missing, or adding
-/// them breaks an IAM quota (reported naming the principal, quota and fix).
+/// What the principal and quota checks decided.
+#[derive(Debug, Default)]
+struct Fit {
+    /// New grants left out whole: never half-applied.
+    blocked: BTreeSet<String>,
+    /// Grants IAM holds whose desired document cannot be written: revoked
+    /// (never left as they were), with the error that says why.
+    revoked: BTreeMap<String, String>,
+}
+
+/// The quota a budget counts against: (limit, what, setting, fix).
+fn quota_of(
+    budget: Budget,
+    quotas: &crate::config::Quotas,
+) -> (usize, &'static str, &'static str, &'static str) {
+    match budget {
+        Budget::UserInline => (
+            quotas.user_inline,
+            "inline policies",
+            "user_inline",
+            "use mode = \"managed_policy\" in its contract",
+        ),
+        Budget::RoleInline => (
+            quotas.role_inline,
+            "inline policies",
+            "role_inline",
+            "use mode = \"managed_policy\" in its contract",
+        ),
+        Budget::ManagedCount => (
+            quotas.managed_per_principal,
+            "attached managed policies",
+            "managed_per_principal",
+            "end other grants first",
+        ),
+        Budget::Trust => (
+            quotas.trust_policy,
+            "the trust policy",
+            "trust_policy",
+            "end other assume_role grants on this role first",
+        ),
+    }
+}
+
+/// Checks that each grant's principal exists and that its document fits
+/// IAM's quotas. A quota blocks only the grant that does not fit: grants IAM
+/// already holds are counted first (unchanged ones, then rewrites that shrink,
+/// then rewrites that grow), new grants after them in order of start, so a
+/// new request never blocks the rewrite (tightening, drift repair) of a live
+/// grant. A live grant whose rewrite does not fit is revoked. `current` is
+/// each request's document in IAM now (its own object or the one it migrates).
 fn check_principals_and_quotas(
     desired: &[Grant],
+    current: &BTreeMap<String, Value>,
     iam: &BTreeMap<String, AccountState>,
     quotas: &crate::config::Quotas,
     errors: &mut Vec<String>,
-) -> BTreeSet<String> {
-    let mut blocked = BTreeSet::new();
-    let mut totals: BTreeMap<(String, String, Budget), usize> = BTreeMap::new();
-    for g in desired {
+) -> Fit {
+    let mut fit = Fit::default();
+    // (class, size delta, start, index) in the order grants claim their quota.
+    let mut order: Vec<(u8, i64, DateTime<Utc>, usize)> = Vec::new();
+    for (i, g) in desired.iter().enumerate() {
         let Some(state) = iam.get(&g.account) else {
             errors.push(format!("{}: account {} was not read", g.request, g.account));
-            blocked.insert(g.request.clone());
+            fit.blocked.insert(g.request.clone());
             continue;
         };
         let key = principal_key(&g.target);
@@ -410,9 +487,45 @@ fn check_principals_and_quotas(
                 "{}: {key} does not exist in account {}; create the IAM principal or fix the user's aws ARN (or the contract's role_arn)",
                 g.request, g.account
             ));
-            blocked.insert(g.request.clone());
+            fit.blocked.insert(g.request.clone());
             continue;
         }
+        let existing = current.get(&g.request);
+        if let Target::ManagedPolicy { .. } = g.target {
+            let size = policy::iam_size(&g.document);
+            if size > quotas.managed_policy {
+                let e = format!(
+                    "{}: managed policy would be {size} characters, over IAM's quota of {} (settings.quotas.managed_policy); narrow the role",
+                    g.request, quotas.managed_policy
+                );
+                errors.push(e.clone());
+                if existing.is_some() {
+                    fit.revoked.insert(g.request.clone(), e);
+                } else {
+                    fit.blocked.insert(g.request.clone());
+                }
+                continue;
+            }
+        }
+        let desired_doc: Value = serde_json::from_str(&g.document).unwrap_or_default();
+        let (class, delta) = match existing {
+            None => (2, 0),
+            Some(doc) if policy::drift(doc, &desired_doc).is_none() => (0, 0),
+            Some(doc) => {
+                let now = policy::iam_size(&policy::minify(doc)) as i64;
+                (1, policy::iam_size(&g.document) as i64 - now)
+            }
+        };
+        order.push((class, delta, g.start, i));
+    }
+    order.sort_by(|a, b| {
+        (a.0, a.1, a.2, &desired[a.3].request).cmp(&(b.0, b.1, b.2, &desired[b.3].request))
+    });
+    let mut totals: BTreeMap<(String, String, Budget), usize> = BTreeMap::new();
+    for (class, _, _, i) in order {
+        let g = &desired[i];
+        let state = &iam[&g.account];
+        let key = principal_key(&g.target);
         let (budget, used) = budget_of(g);
         let name = key.split_once('/').map_or(key.as_str(), |(_, n)| n);
         let foreign = match budget {
@@ -420,79 +533,305 @@ fn check_principals_and_quotas(
             Budget::ManagedCount => state.foreign_managed_count.get(&key),
             Budget::Trust => state.foreign_trust_size.get(name),
         };
-        *totals
-            .entry((g.account.clone(), key, budget))
-            .or_insert(foreign.copied().unwrap_or(0)) += used;
-        if let Target::ManagedPolicy { .. } = g.target {
-            let size = policy::iam_size(&g.document);
-            if size > quotas.managed_policy {
-                errors.push(format!(
-                    "{}: managed policy would be {size} characters, over IAM's quota of {} (settings.quotas.managed_policy); narrow the role",
-                    g.request, quotas.managed_policy
-                ));
-                blocked.insert(g.request.clone());
+        let total = totals
+            .entry((g.account.clone(), key.clone(), budget))
+            .or_insert(foreign.copied().unwrap_or(0));
+        let (limit, what, setting, fix) = quota_of(budget, quotas);
+        // What IAM holds unchanged already fits: it never needs a write.
+        if class == 0 || *total + used <= limit {
+            *total += used;
+            continue;
+        }
+        let unit = if budget == Budget::ManagedCount {
+            ""
+        } else {
+            " characters"
+        };
+        let over = format!(
+            "{}: {what} of {key} would total {}{unit}, over IAM's quota of {limit}",
+            g.request,
+            *total + used
+        );
+        if class == 1 {
+            let e = format!(
+                "{over}: its new document cannot be written, so the grant is revoked; {fix}, or raise settings.quotas.{setting}"
+            );
+            errors.push(e.clone());
+            fit.revoked.insert(g.request.clone(), e);
+        } else {
+            errors.push(format!("{over}; {fix}, or raise settings.quotas.{setting}"));
+            fit.blocked.insert(g.request.clone());
+        }
+    }
+    fit
+}
+
+/// Sid prefix of the deny written at grant time (`JitEnd` + the request).
+const END_SID: &str = "JitEnd";
+/// Sid prefix of the deny written at an early revocation (`JitRev` + the
+/// revoked trust statement's Sid after `Jit`).
+const REVOKED_SID: &str = "JitRev";
+
+/// A session deny the definitions require in a role's `jit-session-revocations`.
+#[derive(Debug, Clone, PartialEq)]
+struct SessionDeny {
+    account: String,
+    role: String,
+    sid: String,
+    /// Session names (user names); `*` stands for every session of the role.
+    sessions: Vec<String>,
+    issued_before: DateTime<Utc>,
+    /// From when it applies; `None`: at once (an early revocation).
+    from: Option<DateTime<Utc>>,
+    request: String,
+}
+
+impl SessionDeny {
+    /// Written with the grant: the user's sessions issued before the
+    /// window's end die at the end, even if jit never runs again.
+    fn at_end(
+        account: &str,
+        role: &str,
+        request: &str,
+        session: &str,
+        end: DateTime<Utc>,
+    ) -> SessionDeny {
+        SessionDeny {
+            account: account.into(),
+            role: role.into(),
+            sid: format!("{END_SID}{}", encode_name(request)),
+            sessions: vec![session.into()],
+            issued_before: end,
+            from: Some(end),
+            request: request.into(),
+        }
+    }
+
+    /// Written when trust statement `trust_sid` is revoked before its
+    /// window's end: sessions issued up to `now` + [`REVOKE_MARGIN`] die at once.
+    fn early(
+        account: &str,
+        role: &str,
+        trust_sid: &str,
+        request: &str,
+        sessions: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> SessionDeny {
+        let tail = trust_sid.strip_prefix(SID_PREFIX).unwrap_or(trust_sid);
+        SessionDeny {
+            account: account.into(),
+            role: role.into(),
+            sid: format!("{REVOKED_SID}{tail}"),
+            sessions,
+            issued_before: now + REVOKE_MARGIN,
+            from: None,
+            request: request.into(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let who = match self.sessions.as_slice() {
+            [one] if one == "*" => "every session".to_string(),
+            names => format!("sessions of {}", names.join(", ")),
+        };
+        let before = policy::iam_time(self.issued_before);
+        match self.from {
+            Some(from) => format!(
+                "deny {who} issued before {before} from {} ({})",
+                policy::iam_time(from),
+                self.request
+            ),
+            None => format!("deny {who} issued before {before} now ({})", self.request),
+        }
+    }
+}
+
+/// The session names a revoked trust statement can have let in, beyond the
+/// requester the definitions name: its `sts:RoleSessionName` condition and
+/// the users whose `aws` is its principal; every session (`*`) when it pins
+/// no session name. Only ever adds to a deny.
+fn sessions_trusted_by(owned: &Owned, defs: &Definitions, known: Option<&str>) -> Vec<String> {
+    let st = &owned.document["Statement"][0];
+    let mut names: Vec<String> = known.map(str::to_string).into_iter().collect();
+    let strings = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut pinned = false;
+    if let Some(ops) = st["Condition"].as_object() {
+        for keys in ops.values() {
+            let session = strings(&keys["sts:RoleSessionName"]);
+            pinned |= !session.is_empty();
+            names.extend(session);
+        }
+    }
+    if !pinned {
+        // A statement that does not pin the session name (not as jit writes
+        // it) may have let in any session: deny them all.
+        names.push("*".into());
+    }
+    let principals = strings(&st["Principal"]["AWS"]);
+    names.extend(
+        defs.users
+            .values()
+            .filter(|u| principals.contains(&u.aws))
+            .map(|u| u.name.clone()),
+    );
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Whether a statement of a revocation list still matters at `now`: a deny
+/// (jit's Sid) for sessions issued before a time no longer than
+/// [`MAX_SESSION`] ago. Anything else there is dropped.
+fn live_entry(st: &Value, now: DateTime<Utc>) -> Option<String> {
+    let sid = st.get("Sid")?.as_str()?;
+    if !sid.starts_with(SID_PREFIX) || st.get("Effect")?.as_str()? != "Deny" {
+        return None;
+    }
+    let issued = &st["Condition"]["DateLessThan"]["aws:TokenIssueTime"];
+    let issued = issued.as_str().or_else(|| issued[0].as_str())?;
+    let issued: DateTime<Utc> = DateTime::parse_from_rfc3339(issued).ok()?.into();
+    (issued + MAX_SESSION > now).then(|| sid.to_string())
+}
+
+/// The writes of the roles' revocation lists: per role, the entries kept
+/// (live ones IAM holds) plus the ones the definitions require, minus what
+/// no session can match any more. `every_role`: also prune roles that need
+/// no new entry.
+fn revocation_actions(
+    iam: &BTreeMap<String, AccountState>,
+    required: &[SessionDeny],
+    now: DateTime<Utc>,
+    every_role: bool,
+) -> Vec<Action> {
+    let mut roles: BTreeMap<(String, String), Vec<&SessionDeny>> = BTreeMap::new();
+    for d in required {
+        roles
+            .entry((d.account.clone(), d.role.clone()))
+            .or_default()
+            .push(d);
+    }
+    if every_role {
+        for (account, state) in iam {
+            for o in &state.revocation_lists {
+                if let Target::SessionRevocations { role } = &o.target {
+                    roles.entry((account.clone(), role.clone())).or_default();
+                }
             }
         }
     }
-    for g in desired {
-        let unchanged = iam
-            .get(&g.account)
-            .and_then(|s| s.find(&g.target))
-            .is_some_and(|o| {
-                policy::drift(
-                    &o.document,
-                    &serde_json::from_str(&g.document).unwrap_or_default(),
-                )
-                .is_none()
-            });
-        if unchanged {
+    let mut actions = Vec::new();
+    for ((account, role), denies) in roles {
+        let Some(state) = iam.get(&account) else {
+            continue;
+        };
+        let target = Target::SessionRevocations { role: role.clone() };
+        let existing = state.find(&target).map(|o| &o.document);
+        let mut entries: BTreeMap<String, Value> = BTreeMap::new();
+        let mut pruned = 0;
+        let statements = existing
+            .map(|d| policy::normalize(d)["Statement"].clone())
+            .unwrap_or_default();
+        for st in statements.as_array().into_iter().flatten() {
+            match live_entry(st, now) {
+                Some(sid) => {
+                    entries.insert(sid, st.clone());
+                }
+                None => pruned += 1,
+            }
+        }
+        let mut added = Vec::new();
+        // A role IAM does not have has no sessions to deny.
+        if let Some(id) = state.role_ids.get(&role) {
+            for d in denies {
+                if d.issued_before + MAX_SESSION <= now {
+                    continue;
+                }
+                let userids: Vec<String> = d.sessions.iter().map(|s| format!("{id}:{s}")).collect();
+                let st = policy::session_deny(&d.sid, &userids, d.issued_before, d.from);
+                let same = entries.get(&d.sid).is_some_and(|old| {
+                    policy::drift(
+                        &policy::as_document(old.clone()),
+                        &policy::as_document(st.clone()),
+                    )
+                    .is_none()
+                });
+                if !same {
+                    added.push(d);
+                }
+                entries.insert(d.sid.clone(), st);
+            }
+        }
+        let desired = (!entries.is_empty()).then(|| {
+            json!({"Version": "2012-10-17", "Statement": entries.into_values().collect::<Vec<_>>()})
+        });
+        let same = match (existing, &desired) {
+            (None, None) => true,
+            (Some(a), Some(d)) => policy::drift(a, d).is_none(),
+            _ => false,
+        };
+        if same {
             continue;
         }
-        let (budget, _) = budget_of(g);
-        let key = principal_key(&g.target);
-        let Some(total) = totals.get(&(g.account.clone(), key.clone(), budget)) else {
-            continue;
-        };
-        let (limit, what, setting, fix) = match budget {
-            Budget::UserInline => (
-                quotas.user_inline,
-                "inline policies",
-                "user_inline",
-                "use mode = \"managed_policy\" in its contract",
-            ),
-            Budget::RoleInline => (
-                quotas.role_inline,
-                "inline policies",
-                "role_inline",
-                "use mode = \"managed_policy\" in its contract",
-            ),
-            Budget::ManagedCount => (
-                quotas.managed_per_principal,
-                "attached managed policies",
-                "managed_per_principal",
-                "end other grants first",
-            ),
-            Budget::Trust => (
-                quotas.trust_policy,
-                "the trust policy",
-                "trust_policy",
-                "end other assume_role grants on this role first",
-            ),
-        };
-        if *total > limit {
-            let unit = if budget == Budget::ManagedCount {
-                ""
-            } else {
-                " characters"
-            };
-            errors.push(format!(
-                "{}: {what} of {key} would total {total}{unit}, over IAM's quota of {limit}; {fix}, or raise settings.quotas.{setting}",
-                g.request
+        let mut what: Vec<String> = added.iter().map(|d| d.describe()).collect();
+        if pruned > 0 {
+            what.push(format!(
+                "prune {pruned} entr{} no session can match",
+                if pruned == 1 { "y" } else { "ies" }
             ));
-            blocked.insert(g.request.clone());
         }
+        if what.is_empty() {
+            what.push("repair drift".into());
+        }
+        let early = added.iter().any(|d| d.from.is_none());
+        actions.push(Action {
+            action: ActionKind::Update,
+            request: added.first().map(|d| d.request.clone()).unwrap_or_default(),
+            principal: format!("arn:aws:iam::{account}:role/{role}"),
+            account: account.clone(),
+            target: target.to_string(),
+            start: None,
+            end: None,
+            detail: format!(
+                "{} on role/{role}: {}",
+                crate::iam::SESSION_REVOCATIONS,
+                what.join("; ")
+            ),
+            iam: Some(IamChange {
+                target,
+                document: desired.as_ref().map(policy::minify),
+                observed: existing.cloned(),
+                replaces: None,
+                not_after: early.then(|| now + APPLY_WITHIN),
+            }),
+            archive: None,
+        });
     }
-    blocked
+    actions
+}
+
+/// The request an owned object belongs to among `names`: the exact name of
+/// the current scheme first, then an older Sid, then what the name decodes to.
+fn request_for<'a>(target: &Target, names: impl Iterator<Item = &'a str> + Clone) -> String {
+    let exact = |n: &&str| match target {
+        Target::TrustStatement { sid, .. } => *sid == crate::iam::sid_for(n),
+        _ => target.is_for(n),
+    };
+    names
+        .clone()
+        .find(exact)
+        .or_else(|| names.clone().find(|n| target.is_for(n)))
+        .map(str::to_string)
+        .or_else(|| target.request())
+        .unwrap_or_default()
 }
 
 /// Plans: what to grant, update, revoke and archive at `now`.
@@ -513,6 +852,10 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
     let mut desired: Vec<Grant> = Vec::new();
     // Why a request in requests/ has no grant now, for revoke details.
     let mut not_active: BTreeMap<String, String> = BTreeMap::new();
+    // Requests whose window is over: their grant-time session deny covers
+    // every session they let in, so revoking them needs no early deny.
+    let mut ended: BTreeSet<String> = BTreeSet::new();
+    let mut required: Vec<SessionDeny> = Vec::new();
 
     for record in &snapshot.requests {
         let req = &record.request;
@@ -557,6 +900,18 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
         match grant_for(defs, contract, record, start, end) {
             Err(e) => errors.push(format!("{}: {e}", req.name)),
             Ok(grant) if now >= end => {
+                ended.insert(req.name.clone());
+                if let (Some(session), Target::TrustStatement { role, .. }) =
+                    (&grant.session, &grant.target)
+                {
+                    required.push(SessionDeny::at_end(
+                        &grant.account,
+                        role,
+                        &req.name,
+                        session,
+                        end,
+                    ));
+                }
                 not_active.insert(
                     req.name.clone(),
                     format!("expired {}", policy::iam_time(end)),
@@ -591,25 +946,88 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
         }
     }
 
-    // Grants whose principal is missing, or that would break a quota, are
-    // errors and are left out whole: never half-applied.
-    let blocked = check_principals_and_quotas(&desired, iam, &defs.settings.quotas, &mut errors);
-
-    // Desired vs. actual.
-    let wanted: BTreeSet<(String, Target)> = desired
+    // What IAM holds for each grant: its own object, or a trust statement
+    // under the older, colliding Sid scheme, which the grant's write
+    // replaces in place (unless another grant's current Sid is that one).
+    let new_targets: BTreeSet<(String, Target)> = desired
         .iter()
         .map(|g| (g.account.clone(), g.target.clone()))
         .collect();
+    let mut current: BTreeMap<String, Value> = BTreeMap::new();
+    let mut migrates: BTreeMap<String, Target> = BTreeMap::new();
     for g in &desired {
+        let Some(state) = iam.get(&g.account) else {
+            continue;
+        };
+        if let Some(o) = state.find(&g.target) {
+            current.insert(g.request.clone(), o.document.clone());
+            continue;
+        }
+        let Target::TrustStatement { role, sid } = &g.target else {
+            continue;
+        };
+        let legacy = Target::TrustStatement {
+            role: role.clone(),
+            sid: legacy_sid_for(&g.request),
+        };
+        let claimed = migrates.values().any(|t| *t == legacy)
+            || new_targets.contains(&(g.account.clone(), legacy.clone()));
+        if legacy.policy_name() != sid
+            && !claimed
+            && let Some(o) = state.find(&legacy)
+        {
+            current.insert(g.request.clone(), o.document.clone());
+            migrates.insert(g.request.clone(), legacy);
+        }
+    }
+
+    // Grants whose principal is missing, or that would break a quota, are
+    // errors and are left out whole: never half-applied. Live grants whose
+    // new document cannot be written are revoked.
+    let fit =
+        check_principals_and_quotas(&desired, &current, iam, &defs.settings.quotas, &mut errors);
+    for (request, why) in &fit.revoked {
+        not_active.insert(request.clone(), why.clone());
+        migrates.remove(request);
+    }
+    let granted =
+        |g: &&Grant| !fit.blocked.contains(&g.request) && !fit.revoked.contains_key(&g.request);
+
+    // Desired vs. actual.
+    let mut wanted: BTreeSet<(String, Target)> = desired
+        .iter()
+        .filter(granted)
+        .map(|g| (g.account.clone(), g.target.clone()))
+        .collect();
+    for (request, old) in &migrates {
+        if let Some(g) = desired.iter().find(|g| &g.request == request) {
+            wanted.insert((g.account.clone(), old.clone()));
+        }
+    }
+    for g in desired.iter().filter(granted) {
+        if let (Some(session), Target::TrustStatement { role, .. }) = (&g.session, &g.target) {
+            required.push(SessionDeny::at_end(
+                &g.account, role, &g.request, session, g.end,
+            ));
+        }
         let state = iam.get(&g.account);
         let existing = state.and_then(|s| s.find(&g.target));
+        let replaces = migrates.get(&g.request);
         let doc: Value = serde_json::from_str(&g.document).unwrap_or_default();
-        let (kind, detail) = match existing {
-            None => (
+        let (kind, detail) = match (existing, replaces) {
+            (None, Some(old)) => (
+                ActionKind::Update,
+                format!(
+                    "Sid {} -> {} (older Sids are not unique)",
+                    old.policy_name(),
+                    g.target.policy_name()
+                ),
+            ),
+            (None, None) => (
                 ActionKind::Grant,
                 format!("{}  until {}", g.role, policy::iam_time(g.end)),
             ),
-            Some(o) => match policy::drift(&o.document, &doc) {
+            (Some(o), _) => match policy::drift(&o.document, &doc) {
                 None => continue,
                 Some(what) => (
                     ActionKind::Update,
@@ -617,9 +1035,6 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
                 ),
             },
         };
-        if blocked.contains(&g.request) {
-            continue;
-        }
         actions.push(Action {
             action: kind,
             request: g.request.clone(),
@@ -633,27 +1048,37 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
                 target: g.target.clone(),
                 document: Some(g.document.clone()),
                 observed: existing.map(|o| o.document.clone()),
+                replaces: replaces.filter(|_| existing.is_none()).cloned(),
+                not_after: None,
             }),
             archive: None,
         });
     }
+    let names = snapshot.requests.iter().map(|r| r.request.name.as_str());
     for (account, state) in iam {
         for owned in &state.owned {
             if wanted.contains(&(account.clone(), owned.target.clone())) {
                 continue;
             }
-            let request = snapshot
-                .requests
-                .iter()
-                .map(|r| r.request.name.as_str())
-                .find(|n| owned.target.is_for(n))
-                .or_else(|| owned.target.request())
-                .unwrap_or_default()
-                .to_string();
+            let request = request_for(&owned.target, names.clone());
             let detail = not_active
                 .get(&request)
                 .cloned()
                 .unwrap_or_else(|| "no active request (request file removed or unknown)".into());
+            if let Target::TrustStatement { role, sid } = &owned.target
+                && !ended.contains(&request)
+            {
+                let requester = snapshot
+                    .requests
+                    .iter()
+                    .find(|r| r.request.name == request)
+                    .and_then(|r| defs.users.get(&r.request.requester))
+                    .map(|u| u.name.as_str());
+                let sessions = sessions_trusted_by(owned, defs, requester);
+                required.push(SessionDeny::early(
+                    account, role, sid, &request, sessions, now,
+                ));
+            }
             actions.push(Action {
                 action: ActionKind::Revoke,
                 request,
@@ -667,11 +1092,14 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
                     target: owned.target.clone(),
                     document: None,
                     observed: Some(owned.document.clone()),
+                    replaces: None,
+                    not_after: None,
                 }),
                 archive: None,
             });
         }
     }
+    actions.extend(revocation_actions(iam, &required, now, true));
     actions
         .sort_by(|a, b| (a.action, &a.request, &a.target).cmp(&(b.action, &b.request, &b.target)));
 
@@ -770,8 +1198,17 @@ pub fn plan_revoke(
         .then(|| window(record))
         .flatten();
     let mut actions = Vec::new();
+    // Sessions the grant let in outlive its trust statement: deny them, for
+    // the requester the definitions name (whatever the statement in IAM
+    // says), on every role whose statement is revoked and on the contract's.
+    let requester = defs.users.get(&req.requester).map(|u| u.name.as_str());
+    let mut required = Vec::new();
     for (account, state) in iam {
         for owned in state.owned.iter().filter(|o| o.target.is_for(name)) {
+            if let Target::TrustStatement { role, sid } = &owned.target {
+                let sessions = sessions_trusted_by(owned, defs, requester);
+                required.push(SessionDeny::early(account, role, sid, name, sessions, now));
+            }
             actions.push(Action {
                 action: ActionKind::Revoke,
                 request: name.to_string(),
@@ -785,11 +1222,36 @@ pub fn plan_revoke(
                     target: owned.target.clone(),
                     document: None,
                     observed: Some(owned.document.clone()),
+                    replaces: None,
+                    not_after: None,
                 }),
                 archive: None,
             });
         }
     }
+    let assumed = defs
+        .contracts
+        .get(&req.contract)
+        .filter(|c| c.mode == Mode::AssumeRole)
+        .and_then(|c| parse_principal_arn(c.role_arn.as_deref()?))
+        .filter(|p| p.kind == PrincipalKind::Role);
+    if let (Some(role), Some(session)) = (assumed, requester) {
+        let target = Target::trust(&role.name, name);
+        if !required
+            .iter()
+            .any(|d: &SessionDeny| d.account == role.account && d.role == role.name)
+        {
+            required.push(SessionDeny::early(
+                &role.account,
+                &role.name,
+                target.policy_name(),
+                name,
+                vec![session.to_string()],
+                now,
+            ));
+        }
+    }
+    actions.extend(revocation_actions(iam, &required, now, false));
     let account = parse_principal_arn(&principal)
         .map(|p| p.account)
         .unwrap_or_default();
@@ -837,4 +1299,243 @@ pub fn plan_revoke(
 /// `archive/YYYY/MM/<name>.hcl`, by the month the grant ended.
 pub fn archive_path(name: &str, end: DateTime<Utc>) -> String {
     format!("archive/{}/{name}.hcl", end.format("%Y/%m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Quotas;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    const ACCOUNT: &str = "123456789012";
+
+    /// An inline grant on user alice whose document is `size` characters long.
+    fn grant(request: &str, size: usize, start: &str) -> Grant {
+        let filler = "x".repeat(size.saturating_sub(60));
+        let document = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{filler}"}}]}}"#);
+        Grant {
+            request: request.into(),
+            principal: format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+            account: ACCOUNT.into(),
+            target: Target::inline(PrincipalKind::User, "alice", request),
+            document,
+            start: t(start),
+            end: t("2026-11-23T12:00:00Z"),
+            role: "r".into(),
+            session: None,
+        }
+    }
+
+    fn state(foreign: usize) -> BTreeMap<String, AccountState> {
+        let mut s = AccountState {
+            account_id: ACCOUNT.into(),
+            ..Default::default()
+        };
+        s.principals.insert("user/alice".into());
+        s.foreign_inline_size.insert("user/alice".into(), foreign);
+        BTreeMap::from([(ACCOUNT.to_string(), s)])
+    }
+
+    fn doc(g: &Grant) -> Value {
+        serde_json::from_str(&g.document).unwrap()
+    }
+
+    #[test]
+    fn a_new_grant_that_does_not_fit_never_blocks_rewriting_a_live_one() {
+        // The live grant grows a little (a new MFA condition); the new one is huge.
+        let live_before = grant("alice-db", 600, "2026-11-23T09:00:00Z");
+        let live = grant("alice-db", 660, "2026-11-23T09:00:00Z");
+        let big = grant("alice-big", 1800, "2026-11-23T08:00:00Z");
+        let current = BTreeMap::from([("alice-db".to_string(), doc(&live_before))]);
+        let mut errors = Vec::new();
+        let fit = check_principals_and_quotas(
+            &[big, live],
+            &current,
+            &state(100),
+            &Quotas::default(),
+            &mut errors,
+        );
+        assert_eq!(fit.blocked, BTreeSet::from(["alice-big".to_string()]));
+        assert!(fit.revoked.is_empty(), "{:?}", fit.revoked);
+        assert!(errors[0].starts_with("alice-big: inline policies of user/alice"));
+    }
+
+    #[test]
+    fn a_live_grant_whose_new_document_cannot_be_written_is_revoked() {
+        let live_before = grant("alice-db", 600, "2026-11-23T09:00:00Z");
+        let live = grant("alice-db", 2100, "2026-11-23T09:00:00Z");
+        let current = BTreeMap::from([("alice-db".to_string(), doc(&live_before))]);
+        let mut errors = Vec::new();
+        let fit = check_principals_and_quotas(
+            &[live],
+            &current,
+            &state(0),
+            &Quotas::default(),
+            &mut errors,
+        );
+        assert!(fit.blocked.is_empty());
+        assert!(fit.revoked["alice-db"].contains("so the grant is revoked"));
+        // Unchanged, it is never touched, whatever the quota says now.
+        let mut errors = Vec::new();
+        let same = check_principals_and_quotas(
+            std::slice::from_ref(&live_before),
+            &BTreeMap::from([("alice-db".to_string(), doc(&live_before))]),
+            &state(5000),
+            &Quotas::default(),
+            &mut errors,
+        );
+        assert!(same.blocked.is_empty() && same.revoked.is_empty() && errors.is_empty());
+    }
+
+    #[test]
+    fn new_grants_claim_quota_in_order_of_start() {
+        let first = grant("b-first", 1000, "2026-11-23T08:00:00Z");
+        let second = grant("a-second", 1000, "2026-11-23T09:00:00Z");
+        let mut errors = Vec::new();
+        let fit = check_principals_and_quotas(
+            &[second, first],
+            &BTreeMap::new(),
+            &state(100),
+            &Quotas::default(),
+            &mut errors,
+        );
+        assert_eq!(fit.blocked, BTreeSet::from(["a-second".to_string()]));
+    }
+
+    fn role_state(existing: Option<Value>) -> BTreeMap<String, AccountState> {
+        let mut s = AccountState {
+            account_id: ACCOUNT.into(),
+            ..Default::default()
+        };
+        s.role_ids.insert("ops".into(), "AROA1".into());
+        if let Some(document) = existing {
+            s.revocation_lists.push(Owned {
+                target: Target::SessionRevocations { role: "ops".into() },
+                document,
+            });
+        }
+        BTreeMap::from([(ACCOUNT.to_string(), s)])
+    }
+
+    fn written(actions: &[Action]) -> Option<Value> {
+        assert_eq!(actions.len(), 1, "{actions:#?}");
+        let change = actions[0].iam.as_ref().unwrap();
+        change
+            .document
+            .as_ref()
+            .map(|d| serde_json::from_str(d).unwrap())
+    }
+
+    #[test]
+    fn session_denies_are_added_kept_and_pruned_from_the_plans_now() {
+        let now = t("2026-11-23T10:00:00Z");
+        let end = SessionDeny::at_end(
+            ACCOUNT,
+            "ops",
+            "alice-a",
+            "alice",
+            t("2026-11-23T11:00:00Z"),
+        );
+        let doc = written(&revocation_actions(
+            &role_state(None),
+            std::slice::from_ref(&end),
+            now,
+            true,
+        ))
+        .unwrap();
+        let st = &doc["Statement"][0];
+        assert_eq!(st["Sid"], "JitEndAliceA");
+        assert_eq!(st["Condition"]["StringEquals"]["aws:userid"], "AROA1:alice");
+        assert_eq!(
+            st["Condition"]["DateGreaterThan"]["aws:CurrentTime"],
+            "2026-11-23T11:00:00Z"
+        );
+        // Already there: nothing to write.
+        assert!(revocation_actions(&role_state(Some(doc.clone())), &[end], now, true).is_empty());
+        // Not required any more (archived) but live: kept; 12h after: pruned.
+        assert!(revocation_actions(&role_state(Some(doc.clone())), &[], now, true).is_empty());
+        let later = t("2026-11-23T23:00:00Z");
+        let pruned = revocation_actions(&role_state(Some(doc.clone())), &[], later, true);
+        assert_eq!(written(&pruned), None, "the whole list goes");
+        assert!(pruned[0].detail.contains("prune 1 entry"));
+        // Anything but a jit deny is not kept in jit's list.
+        let mut allow = doc.clone();
+        allow["Statement"][0]["Effect"] = json!("Allow");
+        assert_eq!(
+            written(&revocation_actions(
+                &role_state(Some(allow)),
+                &[],
+                now,
+                true
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn an_early_revocation_covers_now_plus_the_margin_and_must_be_applied_soon() {
+        let now = t("2026-11-23T10:00:00Z");
+        let early = SessionDeny::early(
+            ACCOUNT,
+            "ops",
+            "JitAliceA",
+            "alice-a",
+            vec!["alice".into()],
+            now,
+        );
+        let actions = revocation_actions(&role_state(None), &[early], now, false);
+        let doc = written(&actions).unwrap();
+        let st = &doc["Statement"][0];
+        assert_eq!(st["Sid"], "JitRevAliceA");
+        assert_eq!(
+            st["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            policy::iam_time(now + REVOKE_MARGIN)
+        );
+        assert!(st["Condition"].get("DateGreaterThan").is_none());
+        assert_eq!(
+            actions[0].iam.as_ref().unwrap().not_after,
+            Some(now + APPLY_WITHIN)
+        );
+        assert!(APPLY_WITHIN < REVOKE_MARGIN);
+    }
+
+    #[test]
+    fn session_deny_sids_are_injective() {
+        let end =
+            |r: &str| SessionDeny::at_end(ACCOUNT, "ops", r, "u", t("2026-11-23T10:00:00Z")).sid;
+        assert_ne!(end("a-1"), end("a1"));
+        assert_ne!(end("ops-inc-1234"), end("ops-inc1234"));
+        let now = t("2026-11-23T10:00:00Z");
+        let early = |sid: &str| SessionDeny::early(ACCOUNT, "ops", sid, "", vec![], now).sid;
+        assert_ne!(
+            early(&crate::iam::sid_for("a-1")),
+            early(&crate::iam::sid_for("a1"))
+        );
+        // A statement that pins no session name fails closed: every session.
+        let owned = Owned {
+            target: Target::trust("ops", "x"),
+            document: policy::as_document(
+                json!({"Principal": {"AWS": "arn:aws:iam::1:user/ghost"}}),
+            ),
+        };
+        let defs = Definitions::default();
+        assert_eq!(sessions_trusted_by(&owned, &defs, None), ["*"]);
+        assert_eq!(
+            sessions_trusted_by(&owned, &defs, Some("alice")),
+            ["*", "alice"]
+        );
+        let pinned = Owned {
+            target: Target::trust("ops", "x"),
+            document: policy::as_document(
+                json!({"Condition": {"StringEquals": {"sts:RoleSessionName": "bob"}}}),
+            ),
+        };
+        assert_eq!(
+            sessions_trusted_by(&pinned, &defs, Some("alice")),
+            ["alice", "bob"]
+        );
+    }
 }

@@ -73,6 +73,52 @@ pub fn trust_statement(
     })
 }
 
+/// A deny of everything for role sessions: those whose `aws:userid` is one of
+/// `userids` (`<RoleId>:<session name>`; a `*` in one makes it a pattern),
+/// issued before `issued_before`, from `from` on (`None`: at once). IAM
+/// itself ends such sessions, whether jit runs again or not.
+pub fn session_deny(
+    sid: &str,
+    userids: &[String],
+    issued_before: DateTime<Utc>,
+    from: Option<DateTime<Utc>>,
+) -> Value {
+    let operator = if userids.iter().any(|u| u.contains('*')) {
+        "StringLike"
+    } else {
+        "StringEquals"
+    };
+    let ids = match userids {
+        [one] => json!(one),
+        many => json!(many),
+    };
+    let mut condition = json!({
+        operator: {"aws:userid": ids},
+        "DateLessThan": {"aws:TokenIssueTime": iam_time(issued_before)},
+    });
+    if let Some(from) = from {
+        condition["DateGreaterThan"] = json!({"aws:CurrentTime": iam_time(from)});
+    }
+    json!({
+        "Sid": sid,
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": condition,
+    })
+}
+
+/// The trust statement that stands in for an empty statement list (which IAM
+/// rejects): an explicit deny, so the policy means "nobody may assume".
+pub fn nobody_statement(sid: &str) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": ["sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"],
+    })
+}
+
 /// A single statement as a document, so statements compare like policies.
 pub fn as_document(statement: Value) -> Value {
     json!({"Version": "2012-10-17", "Statement": [statement]})

@@ -632,7 +632,8 @@ fn assume_role_grants_a_trust_statement_and_revocation_denies_old_sessions() {
     let again = jit(&repo, &moto, DURING, &["plan", "--detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
 
-    // Expiry: the statement goes, and sessions issued before now are denied.
+    // Expiry: the statement goes; sessions issued before the window's end
+    // are denied from the end on, by the deny the grant wrote.
     apply(&repo, &moto, "2026-11-23T10:30:00Z");
     let trust: Value = serde_json::from_str(&moto.get_role_trust_policy("db-admin")).unwrap();
     assert_eq!(trust["Statement"].as_array().unwrap().len(), 1, "{trust}");
@@ -651,7 +652,11 @@ fn assume_role_grants_a_trust_statement_and_revocation_denies_old_sessions() {
     );
     assert_eq!(
         d["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
-        "2026-11-23T10:30:00Z"
+        "2026-11-23T10:00:00Z"
+    );
+    assert_eq!(
+        d["Condition"]["DateGreaterThan"]["aws:CurrentTime"],
+        "2026-11-23T10:00:00Z"
     );
     let message = repo.origin_git(&["log", "-1", "--format=%B", "main"]);
     assert!(message.contains("Jit-Request: alice-admin"), "{message}");

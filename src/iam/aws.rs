@@ -13,16 +13,14 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{
-    AccountState, Cloud, MANAGED_PATH, Owned, PREFIX, SESSION_REVOCATIONS, SID_PREFIX, Target,
-    decode_document,
+    AccountState, Cloud, MANAGED_PATH, NOBODY_SID, Owned, PREFIX, SESSION_REVOCATIONS, SID_PREFIX,
+    Target, decode_document,
 };
 use crate::config::Account;
 use crate::config::validate::PrincipalKind;
 use crate::policy::{self, iam_size};
 
 pub struct AwsCloud {
-    /// The run's clock: revocation times written to IAM.
-    now: DateTime<Utc>,
     runtime: tokio::runtime::Runtime,
     base: SdkConfig,
     clients: BTreeMap<String, Client>,
@@ -30,8 +28,9 @@ pub struct AwsCloud {
 }
 
 impl AwsCloud {
-    /// Credentials, region and endpoint from the standard AWS chain.
-    pub fn new(now: DateTime<Utc>) -> anyhow::Result<AwsCloud> {
+    /// Credentials, region and endpoint from the standard AWS chain. The
+    /// clock is not used: every time jit writes to IAM comes from the plan.
+    pub fn new(_now: DateTime<Utc>) -> anyhow::Result<AwsCloud> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -43,11 +42,11 @@ impl AwsCloud {
                 )
                 .load(),
         );
-        Ok(Self::with_config(now, runtime, base))
+        Ok(Self::with_config(runtime, base))
     }
 
     /// A cloud on an explicit endpoint with static test credentials.
-    pub fn for_endpoint(now: DateTime<Utc>, endpoint: &str) -> anyhow::Result<AwsCloud> {
+    pub fn for_endpoint(_now: DateTime<Utc>, endpoint: &str) -> anyhow::Result<AwsCloud> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -61,16 +60,11 @@ impl AwsCloud {
                 credentials,
             ))
             .build();
-        Ok(Self::with_config(now, runtime, base))
+        Ok(Self::with_config(runtime, base))
     }
 
-    fn with_config(
-        now: DateTime<Utc>,
-        runtime: tokio::runtime::Runtime,
-        base: SdkConfig,
-    ) -> AwsCloud {
+    fn with_config(runtime: tokio::runtime::Runtime, base: SdkConfig) -> AwsCloud {
         AwsCloud {
-            now,
             runtime,
             base,
             clients: BTreeMap::new(),
@@ -103,8 +97,9 @@ impl AwsCloud {
 }
 
 /// Records one user or role: its jit-owned inline policies (the session
-/// revocation list is bookkeeping, not a grant), the size of the others,
-/// and which managed policies are attached (jit's, to resolve later).
+/// revocation list apart: it is no grant, and its size counts with the
+/// others'), the size of the others, and which managed policies are attached
+/// (jit's, to resolve later).
 fn read_principal(
     state: &mut AccountState,
     attached: &mut Vec<(String, String)>,
@@ -127,6 +122,12 @@ fn read_principal(
             let target = Target::inline(kind, name, policy.strip_prefix(PREFIX).unwrap_or(policy));
             state.owned.push(Owned { target, document });
         } else {
+            if policy == SESSION_REVOCATIONS && kind == PrincipalKind::Role {
+                let document =
+                    decode_document(raw).with_context(|| format!("decoding {policy} on {key}"))?;
+                let target = Target::SessionRevocations { role: name.into() };
+                state.revocation_lists.push(Owned { target, document });
+            }
             let size = decode_document(raw)
                 .map_or_else(|_| iam_size(raw), |d| iam_size(&policy::minify(&d)));
             *state.foreign_inline_size.entry(key.clone()).or_default() += size;
@@ -143,7 +144,8 @@ fn read_principal(
     Ok(())
 }
 
-/// Splits a trust policy into the part jit does not own and jit's statements by Sid.
+/// Splits a trust policy into the part jit does not own and jit's statements
+/// by Sid. The "nobody" statement is neither: it only spells an empty list.
 fn split_trust(doc: &Value) -> (Value, Vec<(String, Value)>) {
     let mut foreign = doc.clone();
     let mut owned = Vec::new();
@@ -155,6 +157,7 @@ fn split_trust(doc: &Value) -> (Value, Vec<(String, Value)>) {
     let mut kept = Vec::new();
     for st in statements {
         match st.get("Sid").and_then(Value::as_str) {
+            Some(NOBODY_SID) => {}
             Some(sid) if sid.starts_with(SID_PREFIX) => owned.push((sid.to_string(), st)),
             _ => kept.push(st),
         }
@@ -163,58 +166,29 @@ fn split_trust(doc: &Value) -> (Value, Vec<(String, Value)>) {
     (foreign, owned)
 }
 
-/// `doc` with the statement `sid` removed, and `replacement` added if given.
-fn with_statement(doc: &Value, sid: &str, replacement: Option<Value>) -> Value {
+/// `doc` with the statements `remove` removed and `add` added. IAM rejects
+/// an empty statement list: with nothing left, the policy is the single
+/// "nobody" deny, which goes again as soon as any statement is back.
+fn trust_with(doc: &Value, remove: &[&str], add: Option<Value>) -> Value {
     let mut out = doc.clone();
     let mut list: Vec<Value> = match doc.get("Statement") {
         Some(Value::Array(list)) => list.clone(),
         Some(one @ Value::Object(_)) => vec![one.clone()],
         _ => Vec::new(),
     };
-    list.retain(|st| st.get("Sid").and_then(Value::as_str) != Some(sid));
-    list.extend(replacement);
+    list.retain(|st| {
+        let sid = st.get("Sid").and_then(Value::as_str);
+        sid != Some(NOBODY_SID) && !sid.is_some_and(|s| remove.contains(&s))
+    });
+    list.extend(add);
+    if list.is_empty() {
+        list.push(policy::nobody_statement(NOBODY_SID));
+    }
     out["Statement"] = Value::Array(list);
     if out.get("Version").is_none() {
         out["Version"] = json!("2012-10-17");
     }
     out
-}
-
-/// The session-revocation deny for `session` (sessions of the role under that
-/// name issued before `at`), pruning entries older than the longest session.
-fn revocations_with(
-    current: Option<Value>,
-    role_id: &str,
-    session: &str,
-    at: DateTime<Utc>,
-    max_session_secs: i64,
-) -> Value {
-    let sid = format!(
-        "{SID_PREFIX}Revoked{}",
-        super::sid_for(session).trim_start_matches(SID_PREFIX)
-    );
-    let base = current.unwrap_or_else(|| json!({"Version": "2012-10-17", "Statement": []}));
-    let mut doc = with_statement(&base, &sid, None);
-    if let Some(Value::Array(list)) = doc.get_mut("Statement") {
-        list.retain(|st| {
-            let issued_before = st["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str();
-            let revoked_at = issued_before.and_then(|t| DateTime::parse_from_rfc3339(t).ok());
-            revoked_at.is_none_or(|t| {
-                t.with_timezone(&Utc) + chrono::TimeDelta::seconds(max_session_secs) > at
-            })
-        });
-    }
-    let deny = json!({
-        "Sid": sid,
-        "Effect": "Deny",
-        "Action": "*",
-        "Resource": "*",
-        "Condition": {
-            "StringEquals": {"aws:userid": format!("{role_id}:{session}")},
-            "DateLessThan": {"aws:TokenIssueTime": policy::iam_time(at)},
-        },
-    });
-    with_statement(&doc, &sid, Some(deny))
 }
 
 /// Replaces a role's trust policy (jit only ever edits its own statements in it).
@@ -347,6 +321,9 @@ impl Cloud for AwsCloud {
             }
             for r in page.role_detail_list() {
                 let name = r.role_name().unwrap_or_default().to_string();
+                if let Some(id) = r.role_id() {
+                    state.role_ids.insert(name.clone(), id.to_string());
+                }
                 if let Some(raw) = r.assume_role_policy_document() {
                     let doc = decode_document(raw)
                         .with_context(|| format!("decoding the trust policy of role/{name}"))?;
@@ -413,6 +390,9 @@ impl Cloud for AwsCloud {
             });
         }
         state.owned.sort_by(|a, b| a.target.cmp(&b.target));
+        state
+            .revocation_lists
+            .sort_by(|a, b| a.target.cmp(&b.target));
         log::debug!(
             "account {} ({}): {} page(s), {} principals, {} jit-owned objects",
             account.name,
@@ -424,7 +404,13 @@ impl Cloud for AwsCloud {
         Ok(state)
     }
 
-    fn put(&mut self, account: &Account, target: &Target, document: &str) -> anyhow::Result<()> {
+    fn put(
+        &mut self,
+        account: &Account,
+        target: &Target,
+        document: &str,
+        replaces: Option<&Target>,
+    ) -> anyhow::Result<()> {
         let client = self.client(account);
         let rt = &self.runtime;
         let what = || format!("writing {target} in account {}", account.id);
@@ -455,6 +441,19 @@ impl Cloud for AwsCloud {
                 .with_context(what)?;
                 self.calls += 1;
             }
+            Target::SessionRevocations { role } => {
+                rt.block_on(
+                    client
+                        .put_role_policy()
+                        .role_name(role)
+                        .policy_name(SESSION_REVOCATIONS)
+                        .policy_document(document)
+                        .send(),
+                )
+                .map_err(sdk_error)
+                .with_context(what)?;
+                self.calls += 1;
+            }
             Target::TrustStatement { role, sid } => {
                 let desired: Value = serde_json::from_str(document)?;
                 let statement = desired["Statement"][0].clone();
@@ -476,7 +475,15 @@ impl Cloud for AwsCloud {
                 } else {
                     decode_document(&raw)?
                 };
-                let updated = with_statement(&current, sid, Some(statement));
+                let mut remove = vec![sid.as_str()];
+                match replaces {
+                    Some(Target::TrustStatement { role: r, sid: old }) if r == role => {
+                        remove.push(old.as_str())
+                    }
+                    None => {}
+                    Some(other) => anyhow::bail!("{target} cannot replace {other}"),
+                }
+                let updated = trust_with(&current, &remove, Some(statement));
                 write_trust(rt, &client, role, &updated, &mut self.calls).with_context(what)?;
             }
             Target::ManagedPolicy { policy, principal } => {
@@ -563,54 +570,24 @@ impl Cloud for AwsCloud {
                 let Some(r) = got.role() else { return Ok(()) };
                 let current = decode_document(r.assume_role_policy_document().unwrap_or("{}"))?;
                 let (_, owned) = split_trust(&current);
-                let Some((_, statement)) = owned.into_iter().find(|(s, _)| s == sid) else {
+                if !owned.iter().any(|(s, _)| s == sid) {
                     return Ok(());
-                };
-                // Removing the statement stops new sessions; sessions already
-                // assumed live on, so deny those issued before now as well.
-                let session = statement["Condition"]["StringEquals"]["sts:RoleSessionName"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let (role_id, max_session) = (
-                    r.role_id().to_string(),
-                    i64::from(r.max_session_duration().unwrap_or(3600)),
-                );
-                if !session.is_empty() {
-                    let existing = rt.block_on(
-                        client
-                            .get_role_policy()
-                            .role_name(role)
-                            .policy_name(SESSION_REVOCATIONS)
-                            .send(),
-                    );
-                    self.calls += 1;
-                    let existing = match existing {
-                        Ok(p) => Some(decode_document(p.policy_document())?),
-                        Err(e)
-                            if e.as_service_error()
-                                .is_some_and(|s| s.is_no_such_entity_exception()) =>
-                        {
-                            None
-                        }
-                        Err(e) => return Err(sdk_error(e)).with_context(what),
-                    };
-                    let deny =
-                        revocations_with(existing, &role_id, &session, self.now, max_session);
-                    rt.block_on(
-                        client
-                            .put_role_policy()
-                            .role_name(role)
-                            .policy_name(SESSION_REVOCATIONS)
-                            .policy_document(policy::minify(&deny))
-                            .send(),
-                    )
-                    .map_err(sdk_error)
-                    .with_context(what)?;
-                    self.calls += 1;
                 }
-                let updated = with_statement(&current, sid, None);
+                // Sessions already assumed outlive the statement: the plan's
+                // session deny (a separate, planned write) ends them.
+                let updated = trust_with(&current, &[sid.as_str()], None);
                 write_trust(rt, &client, role, &updated, &mut self.calls).with_context(what)?;
+            }
+            Target::SessionRevocations { role } => {
+                let r = rt.block_on(
+                    client
+                        .delete_role_policy()
+                        .role_name(role)
+                        .policy_name(SESSION_REVOCATIONS)
+                        .send(),
+                );
+                self.calls += 1;
+                already_gone_is_ok(r).with_context(what)?;
             }
             Target::UserPolicy { user, policy } => {
                 let r = rt.block_on(
@@ -688,6 +665,30 @@ impl Cloud for AwsCloud {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removing_the_last_statement_leaves_a_policy_that_allows_nobody() {
+        let doc =
+            json!({"Version": "2012-10-17", "Statement": [{"Sid": "JitA", "Effect": "Allow"}]});
+        let empty = trust_with(&doc, &["JitA"], None);
+        let list = empty["Statement"].as_array().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["Sid"], NOBODY_SID);
+        assert_eq!(list[0]["Effect"], "Deny");
+        assert_eq!(list[0]["Principal"]["AWS"], "*");
+        // It is nobody's statement: neither jit's grant nor foreign.
+        let (foreign, owned) = split_trust(&empty);
+        assert!(owned.is_empty() && foreign["Statement"] == json!([]));
+        // A new statement replaces it.
+        let back = trust_with(&empty, &[], Some(json!({"Sid": "JitB", "Effect": "Allow"})));
+        assert_eq!(
+            back["Statement"],
+            json!([{"Sid": "JitB", "Effect": "Allow"}])
+        );
+        // A migration removes the old Sid in the same write.
+        let moved = trust_with(&back, &["JitC", "JitB"], Some(json!({"Sid": "JitC"})));
+        assert_eq!(moved["Statement"], json!([{"Sid": "JitC"}]));
+    }
 
     #[test]
     fn splits_managed_policy_arns() {

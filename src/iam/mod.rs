@@ -17,11 +17,16 @@ use crate::config::validate::PrincipalKind;
 pub const PREFIX: &str = "jit-";
 /// Path of the customer-managed policies jit creates.
 pub const MANAGED_PATH: &str = "/jit/";
-/// Prefix of the trust-policy statements jit writes (`Jit` + request in CamelCase).
+/// Prefix of the trust-policy statements jit writes (`Jit` + [`encode_name`]).
 pub const SID_PREFIX: &str = "Jit";
-/// The role inline policy that denies sessions assumed before a revocation.
-/// jit maintains it; it is not a grant.
+/// The role inline policy that denies sessions that must not outlive a
+/// grant. jit plans it like any object; it is not a grant.
 pub const SESSION_REVOCATIONS: &str = "jit-session-revocations";
+/// The one statement of a trust policy from which jit removed its last
+/// statement and nothing else is left: IAM rejects an empty statement list,
+/// so the policy says "nobody may assume this role". No request can have this
+/// Sid: every request Sid continues `Jit` with an upper-case letter or digit.
+pub const NOBODY_SID: &str = "Jitnobody";
 
 /// An IAM object jit owns, by where it lives.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -36,6 +41,8 @@ pub enum Target {
     ManagedPolicy { policy: String, principal: String },
     /// Statement `sid` in the trust policy of role `role` (mode assume_role).
     TrustStatement { role: String, sid: String },
+    /// The inline policy `jit-session-revocations` of role `role`.
+    SessionRevocations { role: String },
 }
 
 impl Target {
@@ -79,23 +86,29 @@ impl Target {
             | Target::RolePolicy { policy, .. }
             | Target::ManagedPolicy { policy, .. } => policy,
             Target::TrustStatement { sid, .. } => sid,
+            Target::SessionRevocations { .. } => SESSION_REVOCATIONS,
         }
     }
 
-    /// Whether this object was made for `request`.
+    /// Whether this object was made for `request`, by the current naming
+    /// scheme or by the one before it (see [`legacy_sid_for`]).
     pub fn is_for(&self, request: &str) -> bool {
         match self {
-            Target::TrustStatement { sid, .. } => *sid == sid_for(request),
+            Target::TrustStatement { sid, .. } => {
+                *sid == sid_for(request) || *sid == legacy_sid_for(request)
+            }
+            Target::SessionRevocations { .. } => false,
             _ => self.policy_name().strip_prefix(PREFIX) == Some(request),
         }
     }
 
-    /// The request this object was created for, as far as its name tells
-    /// (a trust statement's Sid is a lossy form of the name).
-    pub fn request(&self) -> Option<&str> {
+    /// The request this object was created for, as its name tells exactly
+    /// (`None` for the revocation list and for Sids of the older scheme).
+    pub fn request(&self) -> Option<String> {
         match self {
-            Target::TrustStatement { sid, .. } => sid.strip_prefix(SID_PREFIX),
-            _ => self.policy_name().strip_prefix(PREFIX),
+            Target::TrustStatement { sid, .. } => request_of_sid(sid),
+            Target::SessionRevocations { .. } => None,
+            _ => self.policy_name().strip_prefix(PREFIX).map(str::to_string),
         }
     }
 }
@@ -118,13 +131,82 @@ impl fmt::Display for Target {
             Target::TrustStatement { role, sid } => {
                 write!(f, "trust statement {sid} on role/{role}")
             }
+            Target::SessionRevocations { role } => {
+                write!(f, "inline policy {SESSION_REVOCATIONS} on role/{role}")
+            }
         }
     }
 }
 
-/// The trust statement Sid for a request: `Jit` + its name in CamelCase
-/// alphanumerics (`alice-inc-1234` -> `JitAliceInc1234`).
+/// A name (`^[a-z0-9][a-z0-9-]*$`) as Sid characters, injectively: it reads
+/// as CamelCase, and `Z` marks a `-` that CamelCase cannot show. Read as if
+/// the name began with `-`: `-x` becomes `X` for a letter x other than z;
+/// every other `-` becomes `Z`; letters and digits stay.
+/// `alice-inc-1234` -> `AliceIncZ1234`, `alice-inc1234` -> `AliceInc1234`,
+/// `a-1` -> `AZ1`, `a1` -> `A1`, `zed` -> `Zzed`. [`decode_name`] inverts it.
+pub fn encode_name(name: &str) -> String {
+    let chars: Vec<char> = std::iter::once('-').chain(name.chars()).collect();
+    let mut out = String::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match chars.get(i + 1) {
+            Some(&next) if c == '-' && next.is_ascii_lowercase() && next != 'z' => {
+                out.push(next.to_ascii_uppercase());
+                i += 2;
+            }
+            _ if c == '-' => {
+                out.push('Z');
+                i += 1;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The name [`encode_name`] made `encoded` from; `None` when no name gives
+/// exactly `encoded`.
+pub fn decode_name(encoded: &str) -> Option<String> {
+    let mut name = String::with_capacity(encoded.len());
+    for c in encoded.chars() {
+        match c {
+            'Z' => name.push('-'),
+            'A'..='Y' => {
+                name.push('-');
+                name.push(c.to_ascii_lowercase());
+            }
+            'a'..='z' | '0'..='9' => name.push(c),
+            _ => return None,
+        }
+    }
+    let name = name.strip_prefix('-')?.to_string();
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (valid && encode_name(&name) == encoded).then_some(name)
+}
+
+/// The trust statement Sid for a request: `Jit` + [`encode_name`]
+/// (`alice-inc-1234` -> `JitAliceIncZ1234`). Injective: two requests never
+/// share a statement.
 pub fn sid_for(request: &str) -> String {
+    format!("{SID_PREFIX}{}", encode_name(request))
+}
+
+/// The request a Sid of the current scheme was made for.
+pub fn request_of_sid(sid: &str) -> Option<String> {
+    decode_name(sid.strip_prefix(SID_PREFIX)?)
+}
+
+/// The Sid earlier versions of jit wrote: `Jit` + the name in CamelCase with
+/// every `-` dropped. Not injective (`ops-inc-1234` and `ops-inc1234` share
+/// `JitOpsInc1234`); jit reads it only to migrate such statements.
+pub fn legacy_sid_for(request: &str) -> String {
     let mut sid = String::from(SID_PREFIX);
     for part in request
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -159,12 +241,22 @@ pub struct AccountState {
     pub foreign_managed_count: BTreeMap<String, usize>,
     /// Size of each role's trust policy without jit's statements, by role name.
     pub foreign_trust_size: BTreeMap<String, usize>,
+    /// Each role's unique id (`AROA...`, the first half of a session's
+    /// `aws:userid`), by role name.
+    pub role_ids: BTreeMap<String, String>,
+    /// The `jit-session-revocations` policies, as `SessionRevocations`
+    /// targets. Kept apart from `owned`: they are no grant. Their size is
+    /// counted in `foreign_inline_size` too.
+    pub revocation_lists: Vec<Owned>,
     pub calls: usize,
 }
 
 impl AccountState {
     pub fn find(&self, target: &Target) -> Option<&Owned> {
-        self.owned.iter().find(|o| &o.target == target)
+        self.owned
+            .iter()
+            .chain(&self.revocation_lists)
+            .find(|o| &o.target == target)
     }
 }
 
@@ -172,7 +264,15 @@ impl AccountState {
 pub trait Cloud {
     fn read(&mut self, account: &Account) -> anyhow::Result<AccountState>;
     /// Creates or replaces the object with this document (minified JSON).
-    fn put(&mut self, account: &Account, target: &Target, document: &str) -> anyhow::Result<()>;
+    /// `replaces`, a trust statement on the same role, is removed in the
+    /// same write (a Sid migration never leaves a gap in access).
+    fn put(
+        &mut self,
+        account: &Account,
+        target: &Target,
+        document: &str,
+        replaces: Option<&Target>,
+    ) -> anyhow::Result<()>;
     /// Removes the object; removing one that is already gone is not an error.
     fn delete(&mut self, account: &Account, target: &Target) -> anyhow::Result<()>;
     /// API calls made so far.
@@ -211,16 +311,75 @@ mod tests {
 
     #[test]
     fn sids_are_camel_case_alphanumerics() {
-        assert_eq!(sid_for("alice-inc-1234"), "JitAliceInc1234");
+        assert_eq!(sid_for("alice-admin"), "JitAliceAdmin");
+        assert_eq!(sid_for("alice-inc-1234"), "JitAliceIncZ1234");
         let t = Target::trust("ops", "alice-inc-1234");
         assert!(t.is_for("alice-inc-1234") && !t.is_for("alice-inc-123"));
-        assert_eq!(t.to_string(), "trust statement JitAliceInc1234 on role/ops");
+        assert_eq!(
+            t.to_string(),
+            "trust statement JitAliceIncZ1234 on role/ops"
+        );
+    }
+
+    #[test]
+    fn sids_of_names_that_differ_only_in_dashes_differ() {
+        for (a, b) in [
+            ("ops-inc-1234", "ops-inc1234"),
+            ("a-1", "a1"),
+            ("a--b", "a-b"),
+            ("a-", "a"),
+            ("z", "-"),
+            ("a-z", "az"),
+            ("zz-a", "z-za"),
+        ] {
+            assert_ne!(sid_for(a), sid_for(b), "{a} / {b}");
+        }
+        // The old scheme collided; is_for still knows it, to migrate.
+        assert_eq!(
+            legacy_sid_for("ops-inc-1234"),
+            legacy_sid_for("ops-inc1234")
+        );
+        let old = Target::TrustStatement {
+            role: "ops".into(),
+            sid: "JitOpsInc1234".into(),
+        };
+        assert!(old.is_for("ops-inc-1234") && old.is_for("ops-inc1234"));
+    }
+
+    /// Every name of up to 4 characters over a small alphabet round-trips, and
+    /// no two share an encoding: injective, checked exhaustively.
+    #[test]
+    fn encoding_is_injective_and_decodes_back() {
+        let alphabet = ['a', 'y', 'z', '0', '9', '-'];
+        let mut names = vec![String::new()];
+        let mut all = Vec::new();
+        for _ in 0..4 {
+            names = names
+                .iter()
+                .flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}")))
+                .collect();
+            all.extend(names.iter().filter(|n| !n.starts_with('-')).cloned());
+        }
+        let mut seen = std::collections::BTreeMap::new();
+        for name in &all {
+            let sid = sid_for(name);
+            assert!(sid.chars().all(|c| c.is_ascii_alphanumeric()), "{sid}");
+            assert_eq!(request_of_sid(&sid).as_deref(), Some(name.as_str()));
+            if let Some(other) = seen.insert(sid.clone(), name.clone()) {
+                panic!("{name} and {other} share {sid}");
+            }
+        }
+        assert_eq!(request_of_sid(NOBODY_SID), None);
+        assert_eq!(request_of_sid("JitZed"), None, "not canonical");
+        assert_eq!(request_of_sid("Jit"), None);
     }
 
     #[test]
     fn target_names_its_request() {
         let t = Target::inline(PrincipalKind::User, "alice", "alice-inc-1");
-        assert_eq!(t.request(), Some("alice-inc-1"));
+        assert_eq!(t.request().as_deref(), Some("alice-inc-1"));
         assert_eq!(t.to_string(), "inline policy jit-alice-inc-1 on user/alice");
+        let t = Target::trust("ops", "ops-inc-1234");
+        assert_eq!(t.request().as_deref(), Some("ops-inc-1234"));
     }
 }
