@@ -187,10 +187,9 @@ pub fn invalid_reason(
             Subject::Contract(c) if *c == contract.name => {
                 format!("contract `{}` has an error", contract.name)
             }
-            Subject::Role(r) if *r == contract.role => format!(
-                "role `{r}` of contract `{}` has an error",
-                contract.name
-            ),
+            Subject::Role(r) if *r == contract.role => {
+                format!("role `{r}` of contract `{}` has an error", contract.name)
+            }
             Subject::User(u) if *u == req.requester => {
                 format!("requester `{u}` has an error")
             }

@@ -847,7 +847,8 @@ impl<'a, 'd> Reader<'a, 'd> {
                     self.ctx.loc(a.key.span()),
                     format!("unknown attribute `{key}` in {} block", self.kind),
                 ));
-                self.unknown.push(format!("{key} = {}", self.ctx.source(a.value.span())));
+                self.unknown
+                    .push(format!("{key} = {}", self.ctx.source(a.value.span())));
             }
         }
         for b in self.block.body.blocks() {

@@ -22,7 +22,9 @@ const MAX_WORK: usize = 20_000_000;
 pub enum TooComplex {
     #[error("pattern is {0} characters long; jit compares patterns of at most {MAX_PATTERN_LEN}")]
     TooLong(usize),
-    #[error("patterns `{0}` and `{1}` are too complex to compare (too many `?` after a `*`); simplify one of them")]
+    #[error(
+        "patterns `{0}` and `{1}` are too complex to compare (too many `?` after a `*`); simplify one of them"
+    )]
     Budget(String, String),
 }
 
@@ -178,14 +180,7 @@ impl<'a> Containment<'a> {
             queue.push_back(nodes.len());
             nodes.push((i, s, from));
         };
-        push(
-            0,
-            self.start(),
-            None,
-            &mut seen,
-            &mut nodes,
-            &mut queue,
-        );
+        push(0, self.start(), None, &mut seen, &mut nodes, &mut queue);
         while let Some(id) = queue.pop_front() {
             let (i, s) = (nodes[id].0, nodes[id].1.clone());
             // An empty set fails whatever follows (every rest of `n` can be
@@ -203,21 +198,49 @@ impl<'a> Containment<'a> {
             }
             match self.n[i] {
                 '*' => {
-                    push(i + 1, s.clone(), Some((id, None)), &mut seen, &mut nodes, &mut queue);
+                    push(
+                        i + 1,
+                        s.clone(),
+                        Some((id, None)),
+                        &mut seen,
+                        &mut nodes,
+                        &mut queue,
+                    );
                     for &c in &self.classes {
                         let next = self.step(&s, c);
-                        push(i, next, Some((id, Some(c))), &mut seen, &mut nodes, &mut queue);
+                        push(
+                            i,
+                            next,
+                            Some((id, Some(c))),
+                            &mut seen,
+                            &mut nodes,
+                            &mut queue,
+                        );
                     }
                 }
                 '?' => {
                     for &c in &self.classes {
                         let next = self.step(&s, c);
-                        push(i + 1, next, Some((id, Some(c))), &mut seen, &mut nodes, &mut queue);
+                        push(
+                            i + 1,
+                            next,
+                            Some((id, Some(c))),
+                            &mut seen,
+                            &mut nodes,
+                            &mut queue,
+                        );
                     }
                 }
                 lit => {
                     let next = self.step(&s, lit);
-                    push(i + 1, next, Some((id, Some(lit))), &mut seen, &mut nodes, &mut queue);
+                    push(
+                        i + 1,
+                        next,
+                        Some((id, Some(lit))),
+                        &mut seen,
+                        &mut nodes,
+                        &mut queue,
+                    );
                 }
             }
         }
@@ -352,7 +375,12 @@ mod tests {
         // `*?` and `?*` are the same language.
         assert!(w("a*?", "a?*") && w("a?*", "a*?"));
         assert!(!w("a*", "a?*"));
-        assert_eq!(counterexample("db:shard-*", "db:shard-?").unwrap().as_deref(), Some("db:shard-"));
+        assert_eq!(
+            counterexample("db:shard-*", "db:shard-?")
+                .unwrap()
+                .as_deref(),
+            Some("db:shard-")
+        );
     }
 
     #[test]
@@ -377,7 +405,10 @@ mod tests {
         let narrow = format!("*{}", "?".repeat(40));
         let t = std::time::Instant::now();
         let got = within(&narrow, &wide);
-        assert!(matches!(got, Err(TooComplex::Budget(..)) | Ok(false)), "{got:?}");
+        assert!(
+            matches!(got, Err(TooComplex::Budget(..)) | Ok(false)),
+            "{got:?}"
+        );
         assert!(t.elapsed().as_secs() < 20);
     }
 }

@@ -141,7 +141,11 @@ pub fn validate_definitions(defs: &Definitions) -> Vec<Diagnostic> {
 fn object_errors(defs: &Definitions) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
     let mut add = |meta: &Meta, subject: Subject| {
-        out.extend(meta.errors().iter().map(|d| d.clone().about(subject.clone())));
+        out.extend(
+            meta.errors()
+                .iter()
+                .map(|d| d.clone().about(subject.clone())),
+        );
     };
     if let Some(meta) = &defs.settings.meta {
         add(meta, Subject::Settings);
@@ -379,15 +383,19 @@ fn check_guardrail(defs: &Definitions, g: &Guardrail, c: &Contract) -> Vec<Diagn
         let exempt = c.breakglass
             && !g.breakglass_owners.is_empty()
             && c.owners.iter().any(|o| g.breakglass_owners.contains(o));
-        let denied = role.statements.iter().flat_map(|s| &s.actions).find_map(|a| {
-            g.deny_actions
-                .iter()
-                .find_map(|d| match grants_denied(a, d) {
-                    Ok(true) => Some((a, String::new())),
-                    Ok(false) => None,
-                    Err(e) => Some((a, format!(" (checked against `{d}`: {e})"))),
-                })
-        });
+        let denied = role
+            .statements
+            .iter()
+            .flat_map(|s| &s.actions)
+            .find_map(|a| {
+                g.deny_actions
+                    .iter()
+                    .find_map(|d| match grants_denied(a, d) {
+                        Ok(true) => Some((a, String::new())),
+                        Ok(false) => None,
+                        Err(e) => Some((a, format!(" (checked against `{d}`: {e})"))),
+                    })
+            });
         if let (Some((action, why)), false) = (denied, exempt) {
             let who = if g.breakglass_owners.is_empty() {
                 String::from("no contract")
@@ -524,9 +532,9 @@ pub fn validate_request(defs: &Definitions, req: &Request) -> Vec<Diagnostic> {
             });
             let why = match (&too_complex, lookalike) {
                 (Some(e), _) => format!(": {e}"),
-                (None, Some((p, x))) => format!(
-                    ": it also matches names such as `{x}`, which `{p}` does not"
-                ),
+                (None, Some((p, x))) => {
+                    format!(": it also matches names such as `{x}`, which `{p}` does not")
+                }
                 (None, None) => String::new(),
             };
             out.push(
