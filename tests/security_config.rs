@@ -683,3 +683,39 @@ fn invalid_settings_team_or_requester_grant_nothing() {
     let repo = history(&[("people.hcl", &people)], &["erin"]);
     assert_invalid(&repo, "requester `alice`");
 }
+
+// End to end: `jit plan` against a real IAM API grants nothing under an
+// invalid definition in force, says why, and keeps planning the rest.
+
+#[test]
+fn plan_grants_nothing_under_an_approved_typo_and_names_the_reason() {
+    let moto = common::moto::Moto::start();
+    for u in ["alice", "bob", "carol", "erin", "frank", "mallory"] {
+        moto.create_user(u);
+    }
+    let repo = history(&[("contracts/db.hcl", &typo_contracts())], &["erin"]);
+    repo.write(
+        "requests/bob-auto.hcl",
+        &request("bob-auto", "bob", "db-auto", "1h"),
+    );
+    repo.commit("bob", "2026-11-23T09:20:00Z", "Auto request", &[]);
+    let out = repo.jit(&["--now", AT, "plan", "--json"], &moto.env());
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let grants: Vec<&str> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "grant")
+        .map(|a| a["request"].as_str().unwrap())
+        .collect();
+    assert_eq!(grants, ["bob-auto"], "{plan:#}");
+    let pending = plan["pending"].as_array().unwrap();
+    assert!(
+        pending.iter().any(|p| p["request"] == "alice-db"
+            && p["state"] == "invalid"
+            && p["detail"].as_str().unwrap().contains("requre_mfa")),
+        "{plan:#}"
+    );
+}
