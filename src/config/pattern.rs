@@ -98,11 +98,34 @@ struct Containment<'a> {
 
 type Set = Vec<u64>;
 
-/// A search state: position in the narrow pattern, positions in the wide
-/// one, and the state and character it was reached from.
-type Node = (usize, Set, Option<(usize, Option<char>)>);
-/// The state a search state was reached from, and the character read.
+/// How a state was reached: from which state, reading which character
+/// (`None`: a star of `n` matched nothing more).
 type Step = Option<(usize, Option<char>)>;
+
+struct Node {
+    at: usize,
+    set: Set,
+    from: Step,
+}
+
+/// The states found so far, and those still to expand.
+#[derive(Default)]
+struct Walk {
+    seen: HashMap<(usize, Set), usize>,
+    nodes: Vec<Node>,
+    queue: VecDeque<usize>,
+}
+
+impl Walk {
+    fn visit(&mut self, at: usize, set: Set, from: Step) {
+        if self.seen.contains_key(&(at, set.clone())) {
+            return;
+        }
+        self.seen.insert((at, set.clone()), self.nodes.len());
+        self.queue.push_back(self.nodes.len());
+        self.nodes.push(Node { at, set, from });
+    }
+}
 
 impl<'a> Containment<'a> {
     fn new(n: &'a [char], w: &'a [char]) -> Containment<'a> {
@@ -166,34 +189,19 @@ impl<'a> Containment<'a> {
     }
 
     fn search(&self, narrow: &str, wide: &str) -> Result<Option<String>, TooComplex> {
-        // Breadth-first over (position in n, set of positions in w), with the
-        // character that led to each state for the witness.
-        let mut seen: HashMap<(usize, Set), usize> = HashMap::new();
-        let mut nodes: Vec<Node> = Vec::new();
-        let mut queue = VecDeque::new();
+        // Breadth-first over (position in n, set of positions in w), keeping
+        // how each state was reached for the witness.
+        let mut walk = Walk::default();
+        walk.visit(0, self.start(), None);
         let mut work = 0usize;
         let accept = self.w.len();
-        let push = |i: usize,
-                    s: Set,
-                    from: Option<(usize, Option<char>)>,
-                    seen: &mut HashMap<(usize, Set), usize>,
-                    nodes: &mut Vec<Node>,
-                    queue: &mut VecDeque<usize>| {
-            if seen.contains_key(&(i, s.clone())) {
-                return;
-            }
-            seen.insert((i, s.clone()), nodes.len());
-            queue.push_back(nodes.len());
-            nodes.push((i, s, from));
-        };
-        push(0, self.start(), None, &mut seen, &mut nodes, &mut queue);
-        while let Some(id) = queue.pop_front() {
-            let (i, s) = (nodes[id].0, nodes[id].1.clone());
+        while let Some(id) = walk.queue.pop_front() {
+            let (i, s) = (walk.nodes[id].at, walk.nodes[id].set.clone());
             // An empty set fails whatever follows (every rest of `n` can be
             // completed); at the end of `n`, `w` must accept.
             let dead = s.iter().all(|&x| x == 0);
             if dead || i == self.n.len() && !Self::has(&s, accept) {
-                return Ok(Some(self.witness(&nodes, id)));
+                return Ok(Some(self.witness(&walk.nodes, id)));
             }
             if i == self.n.len() {
                 continue;
@@ -204,50 +212,17 @@ impl<'a> Containment<'a> {
             }
             match self.n[i] {
                 '*' => {
-                    push(
-                        i + 1,
-                        s.clone(),
-                        Some((id, None)),
-                        &mut seen,
-                        &mut nodes,
-                        &mut queue,
-                    );
+                    walk.visit(i + 1, s.clone(), Some((id, None)));
                     for &c in &self.classes {
-                        let next = self.step(&s, c);
-                        push(
-                            i,
-                            next,
-                            Some((id, Some(c))),
-                            &mut seen,
-                            &mut nodes,
-                            &mut queue,
-                        );
+                        walk.visit(i, self.step(&s, c), Some((id, Some(c))));
                     }
                 }
                 '?' => {
                     for &c in &self.classes {
-                        let next = self.step(&s, c);
-                        push(
-                            i + 1,
-                            next,
-                            Some((id, Some(c))),
-                            &mut seen,
-                            &mut nodes,
-                            &mut queue,
-                        );
+                        walk.visit(i + 1, self.step(&s, c), Some((id, Some(c))));
                     }
                 }
-                lit => {
-                    let next = self.step(&s, lit);
-                    push(
-                        i + 1,
-                        next,
-                        Some((id, Some(lit))),
-                        &mut seen,
-                        &mut nodes,
-                        &mut queue,
-                    );
-                }
+                lit => walk.visit(i + 1, self.step(&s, lit), Some((id, Some(lit)))),
             }
         }
         Ok(None)
@@ -257,13 +232,13 @@ impl<'a> Containment<'a> {
     fn witness(&self, nodes: &[Node], id: usize) -> String {
         let mut chars = Vec::new();
         let mut at = id;
-        while let Some((parent, c)) = nodes[at].2 {
+        while let Some((parent, c)) = nodes[at].from {
             chars.extend(c);
             at = parent;
         }
         chars.reverse();
         let other = *self.classes.last().expect("the stand-in class");
-        for &t in &self.n[nodes[id].0..] {
+        for &t in &self.n[nodes[id].at..] {
             match t {
                 '*' => {}
                 '?' => chars.push(other),
@@ -298,7 +273,7 @@ pub fn common_string(a: &str, b: &str) -> Result<Option<String>, TooComplex> {
     check_len(&a)?;
     check_len(&b)?;
     let (la, lb) = (a.len() + 1, b.len() + 1);
-    // parent[i * lb + j]: the state and character (None: a skipped star) it was reached from.
+    // parent[i * lb + j]: how the pair was reached (None: not yet).
     let mut parent: Vec<Option<Step>> = vec![None; la * lb];
     let mut queue = VecDeque::new();
     parent[0] = Some(None);

@@ -160,10 +160,8 @@ fn object_errors(defs: &Definitions) -> Vec<Diagnostic> {
         add(&t.meta, Subject::Team(t.name.clone()));
     }
     for r in defs.roles.values() {
+        // Its statements' problems are part of the role's.
         add(&r.meta, Subject::Role(r.name.clone()));
-        for s in &r.statements {
-            add(&s.meta, Subject::Role(r.name.clone()));
-        }
     }
     for c in defs.contracts.values() {
         add(&c.meta, Subject::Contract(c.name.clone()));

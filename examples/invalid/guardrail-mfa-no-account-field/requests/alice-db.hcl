@@ -1,0 +1,8 @@
+# Alice asks for two hours of read access to the orders database.
+request "alice-db" {
+  requester = "alice"
+  contract  = "db-read"
+  duration  = "2h"
+  reason    = "INC-42: slow queries on the orders database"
+  resources = ["arn:aws:s3:::acme-prod-exports/2026/*"]
+}

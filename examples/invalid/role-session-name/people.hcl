@@ -1,0 +1,15 @@
+# Everyone who may request or approve access.
+user "alice" {
+  email = "alice@example.com"
+  aws   = "arn:aws:iam::123456789012:user/alice"
+}
+
+user "bob" {
+  email = "bob@example.com"
+  aws   = "arn:aws:iam::123456789012:user/bob"
+}
+
+user "q" {
+  email = "q@example.com"
+  aws   = "arn:aws:iam::123456789012:user/q"
+}

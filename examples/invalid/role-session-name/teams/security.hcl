@@ -1,0 +1,4 @@
+# Security owns breakglass contracts (see guardrails.hcl).
+team "security" {
+  members = ["bob"]
+}
