@@ -4,10 +4,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use git2::Repository;
-
-use anyhow::Context;
 use serde_json::Value;
 
 use crate::git::{self, endings, endings::Endings, history::Snapshot};
