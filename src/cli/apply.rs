@@ -32,6 +32,16 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let (world, plan) = match &args.planfile {
         Some(path) => {
             let saved = reconcile::read_plan_file(path)?;
+            // A plan is made before it is applied: one from the future was
+            // edited (its time decides the windows jit re-derives).
+            if saved.now > ctx.now + chrono::Duration::minutes(5) {
+                bail!(
+                    "{}: the plan's time {} is in the future (now is {}); run `jit plan --out FILE` again",
+                    path.display(),
+                    policy::iam_time(saved.now),
+                    policy::iam_time(ctx.now)
+                );
+            }
             let world = reconcile::read(&ctx.dir, &mut cloud)?;
             let stale = reconcile::stale_reasons(&saved, &world);
             if !stale.is_empty() {
