@@ -18,6 +18,8 @@ pub struct Applied {
     pub done: Vec<String>,
     pub failed: Vec<String>,
     pub archived: Vec<String>,
+    /// Archive paths that were occupied (the move went to another name).
+    pub archive_errors: Vec<String>,
     pub pushed: Option<Pushed>,
 }
 
@@ -180,16 +182,34 @@ pub fn apply(
         }
     }
 
+    // The content each move ends: the request file as planned (at the
+    // plan's commit, which is the branch head the plan read).
+    let branch = &plan.branch;
+    let planned = git2::Oid::from_str(&plan.commit)
+        .or_else(|_| repo.refname_to_id(&format!("refs/heads/{branch}")))
+        .ok()
+        .and_then(|c| repo.find_commit(c).ok())
+        .and_then(|c| c.tree().ok());
     let moves: Vec<Move> = plan
         .actions
         .iter()
         .filter(|a| a.action == ActionKind::Archive && !failed_requests.contains(&a.request))
         .filter_map(|a| {
             let m = a.archive.as_ref()?;
+            let blob = planned
+                .as_ref()
+                .and_then(|t| crate::git::blob_at(t, &m.from));
+            if blob.is_none() {
+                progress(&format!(
+                    "archive {}: {} is not in the planned commit; not moved",
+                    a.request, m.from
+                ));
+            }
             Some(Move {
                 request: a.request.clone(),
                 from: m.from.clone(),
-                to: m.to.clone(),
+                to: Some(m.to.clone()),
+                blob: blob?,
                 message: archive_message(a, m, now),
             })
         })
@@ -204,19 +224,27 @@ pub fn apply(
             a.request
         ));
     }
-    if moves.is_empty() {
-        return Ok(out);
+    if !moves.is_empty() {
+        let base = repo.refname_to_id(&format!("refs/heads/{branch}"))?;
+        let (tip, done) = archive::commit_moves(repo, base, &moves, bot, now)?;
+        archive::advance_branch(repo, branch, tip)?;
+        for m in &done {
+            let to = m.to.as_deref().unwrap_or("(removed, no archive copy)");
+            progress(&format!("archive {}: {} -> {to}", m.request, m.from));
+            if let Some(problem) = &m.problem {
+                let line = format!(
+                    "archive {}: {problem}; moved to {to} instead (clear that path)",
+                    m.request
+                );
+                progress(&format!("error: {line}"));
+                out.archive_errors.push(line);
+            }
+            out.archived.push(m.request.clone());
+        }
     }
-    let branch = &plan.branch;
-    let base = repo.refname_to_id(&format!("refs/heads/{branch}"))?;
-    let (tip, done) = archive::commit_moves(repo, base, &moves, bot, now)?;
-    archive::advance_branch(repo, branch, tip)?;
-    for m in &done {
-        progress(&format!("archive {}: {} -> {}", m.request, m.from, m.to));
-        out.archived.push(m.request.clone());
-    }
-    if push {
-        let pushed = archive::push(repo, branch, &done, bot, now)?;
+    // Earlier runs' unpushed archive commits go too, whatever this run moved.
+    if push && (!out.archived.is_empty() || archive::unpushed(repo, branch)) {
+        let pushed = archive::push(repo, branch, bot)?;
         if pushed == Pushed::NoRemote {
             progress("no remote named origin: archive commits stay local");
         }

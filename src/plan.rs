@@ -11,6 +11,7 @@ use crate::approval::Verdict;
 use crate::config::validate::{self, PrincipalKind, parse_principal_arn};
 use crate::config::{Contract, Definitions, Mode};
 use crate::diag::Subject;
+use crate::git::endings::{Ending, Endings};
 use crate::git::history::{RequestRecord, Snapshot};
 use crate::iam::{AccountState, Owned, SID_PREFIX, Target, encode_name, legacy_sid_for};
 use crate::policy;
@@ -834,8 +835,14 @@ fn request_for<'a>(target: &Target, names: impl Iterator<Item = &'a str> + Clone
         .unwrap_or_default()
 }
 
-/// Plans: what to grant, update, revoke and archive at `now`.
-pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: DateTime<Utc>) -> Plan {
+/// Plans: what to grant, update, revoke and archive at `now`. A request
+/// version with a recorded ending (`endings`) is ended: never granted again.
+pub fn plan(
+    snapshot: &Snapshot,
+    iam: &BTreeMap<String, AccountState>,
+    now: DateTime<Utc>,
+    endings: &Endings,
+) -> Plan {
     let defs = &snapshot.effective;
     let defs_diags = validate::validate_definitions(defs);
     let mut actions = Vec::new();
@@ -859,6 +866,12 @@ pub fn plan(snapshot: &Snapshot, iam: &BTreeMap<String, AccountState>, now: Date
 
     for record in &snapshot.requests {
         let req = &record.request;
+        if let Some(ending) = endings.get(record.blob) {
+            let archive = ended_archive(snapshot, record, ending);
+            not_active.insert(req.name.clone(), archive.detail.clone());
+            actions.push(archive);
+            continue;
+        }
         let (start, end) = match standing(snapshot, &defs_diags, record, now) {
             Standing::Invalid(reason) => {
                 if !errors.contains(&reason) {
@@ -1299,6 +1312,52 @@ pub fn plan_revoke(
 /// `archive/YYYY/MM/<name>.hcl`, by the month the grant ended.
 pub fn archive_path(name: &str, end: DateTime<Utc>) -> String {
     format!("archive/{}/{name}.hcl", end.format("%Y/%m"))
+}
+
+/// The archive move of a request version whose ending `jit revoke` recorded
+/// (its IAM objects, if any are left, are revoked as unexplained).
+fn ended_archive(snapshot: &Snapshot, record: &RequestRecord, ending: &Ending) -> Action {
+    let req = &record.request;
+    let principal = snapshot
+        .effective
+        .users
+        .get(&req.requester)
+        .map(|u| u.aws.clone())
+        .unwrap_or_default();
+    let window = record
+        .verdict
+        .is_approved()
+        .then(|| window(record))
+        .flatten();
+    let to = archive_path(&req.name, ending.at);
+    Action {
+        action: ActionKind::Archive,
+        request: req.name.clone(),
+        account: parse_principal_arn(&principal)
+            .map(|p| p.account)
+            .unwrap_or_default(),
+        principal,
+        target: format!("requests/{}.hcl -> {to}", req.name),
+        start: window.map(|w| w.0),
+        end: window.map(|w| w.1),
+        detail: format!(
+            "ended {} by {}: {}",
+            policy::iam_time(ending.at),
+            ending.by,
+            ending.reason
+        ),
+        iam: None,
+        archive: Some(ArchiveMove {
+            from: format!("requests/{}.hcl", req.name),
+            to,
+            contract: req.contract.clone(),
+            requester: req.requester.clone(),
+            approved_by: record.approver_emails.clone(),
+            outcome: Outcome::Revoked,
+            reason: Some(ending.reason.clone()),
+            revoked_by: Some(ending.by.clone()),
+        }),
+    }
 }
 
 #[cfg(test)]

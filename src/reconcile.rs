@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use git2::Repository;
+use serde_json::Value;
 
-use crate::git::{self, history::Snapshot};
+use crate::git::{self, endings, endings::Endings, history::Snapshot};
 use crate::iam::{AccountState, Cloud};
-use crate::plan::{self, Plan};
+use crate::plan::{self, Action, Plan};
 use crate::policy;
 
 pub struct World {
@@ -17,12 +19,20 @@ pub struct World {
     pub snapshot: Snapshot,
     /// IAM state per account id.
     pub iam: BTreeMap<String, AccountState>,
+    /// Request versions `jit revoke` ended (local and origin's records).
+    pub endings: Endings,
 }
 
 /// Reads the access repo's branch and, for every declared account, IAM.
 pub fn read(dir: &Path, cloud: &mut dyn Cloud) -> anyhow::Result<World> {
     let snapshot = read_git(dir)?;
     let repo = git::open(dir)?;
+    // Another runner's `jit revoke` may have ended a request whose archive
+    // commit never landed: its record is on origin.
+    if let Err(e) = endings::fetch(&repo) {
+        log::warn!("could not fetch origin's ending records: {e:#}");
+    }
+    let endings = endings::read(&repo).context("reading the ending records (jit-endings)")?;
     let mut iam = BTreeMap::new();
     for account in snapshot.effective.accounts.values() {
         iam.insert(account.id.clone(), cloud.read(account)?);
@@ -31,6 +41,7 @@ pub fn read(dir: &Path, cloud: &mut dyn Cloud) -> anyhow::Result<World> {
         repo,
         snapshot,
         iam,
+        endings,
     })
 }
 
@@ -49,9 +60,121 @@ pub fn plan_now(
 ) -> anyhow::Result<(World, Plan)> {
     let started = Instant::now();
     let world = read(dir, cloud)?;
-    let mut plan = plan::plan(&world.snapshot, &world.iam, now);
+    let mut plan = plan_at(&world, now);
     plan.stats.elapsed_ms = started.elapsed().as_millis();
     Ok((world, plan))
+}
+
+/// The plan for `world` at `now`.
+pub fn plan_at(world: &World, now: DateTime<Utc>) -> Plan {
+    plan::plan(&world.snapshot, &world.iam, now, &world.endings)
+}
+
+/// Reads a plan file written by `jit plan --out`, refusing anything else
+/// with a clear error (never a panic).
+pub fn read_plan_file(path: &Path) -> anyhow::Result<Plan> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading plan file {}", path.display()))?;
+    let saved: Plan = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a jit plan file", path.display()))?;
+    if saved.format_version != plan::FORMAT_VERSION {
+        anyhow::bail!(
+            "{}: plan file format {:?} is not supported (expected {})",
+            path.display(),
+            saved.format_version,
+            plan::FORMAT_VERSION
+        );
+    }
+    let is_oid = saved.commit.len() == 40 && saved.commit.bytes().all(|b| b.is_ascii_hexdigit());
+    if !is_oid {
+        anyhow::bail!(
+            "{}: `commit` is {:?}, not a git commit id (40 hex digits); this is not a plan `jit plan --out` wrote",
+            path.display(),
+            saved.commit
+        );
+    }
+    Ok(saved)
+}
+
+/// How a saved plan differs from the plan jit derives itself (from git and
+/// IAM at the saved plan's `now`): a plan file confirms a plan, it never
+/// decides one. Empty when they agree on every action and document.
+pub fn differences(saved: &Plan, derived: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    if saved.branch != derived.branch {
+        out.push(format!(
+            "the plan file is for branch {:?}, jit plans branch {}",
+            saved.branch, derived.branch
+        ));
+    }
+    // What IAM held when planned is the stale check's business.
+    let comparable = |a: &Action| {
+        let mut a = a.clone();
+        if let Some(change) = &mut a.iam {
+            change.observed = None;
+        }
+        a
+    };
+    let key = |a: &Action| format!("{:?} {} {}", a.action, a.request, a.target).to_lowercase();
+    let saved_actions: Vec<Action> = saved.actions.iter().map(comparable).collect();
+    let derived_actions: Vec<Action> = derived.actions.iter().map(comparable).collect();
+    for a in &saved_actions {
+        match derived_actions.iter().find(|d| key(d) == key(a)) {
+            None => out.push(format!(
+                "the plan file has `{}`, which jit does not derive",
+                key(a)
+            )),
+            Some(d) if d != a => out.push(format!(
+                "`{}` in the plan file differs from the derived one ({})",
+                key(a),
+                differing_fields(a, d).join(", ")
+            )),
+            Some(_) => {}
+        }
+    }
+    for d in &derived_actions {
+        if !saved_actions.iter().any(|a| key(a) == key(d)) {
+            out.push(format!(
+                "jit derives `{}`, which the plan file lacks",
+                key(d)
+            ));
+        }
+    }
+    if out.is_empty() && saved_actions != derived_actions {
+        out.push("the plan file lists its actions differently (repeated or reordered)".into());
+    }
+    out
+}
+
+/// The fields (`iam.document`, `end`, ...) in which two actions differ.
+fn differing_fields(a: &Action, b: &Action) -> Vec<String> {
+    fn walk(prefix: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let null = Value::Null;
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(
+                        &path,
+                        x.get(k).unwrap_or(&null),
+                        y.get(k).unwrap_or(&null),
+                        out,
+                    );
+                }
+            }
+            _ if a != b => out.push(prefix.to_string()),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let to_value = |a: &Action| serde_json::to_value(a).unwrap_or_default();
+    walk("", &to_value(a), &to_value(b), &mut out);
+    out
 }
 
 /// Why a saved plan may no longer be applied: the branch moved, or an IAM
@@ -62,7 +185,7 @@ pub fn stale_reasons(plan: &Plan, world: &World) -> Vec<String> {
         out.push(format!(
             "branch {} moved from {} to {} since the plan was made",
             world.snapshot.branch,
-            &plan.commit[..plan.commit.len().min(10)],
+            plan.commit.chars().take(10).collect::<String>(),
             git::short(world.snapshot.head)
         ));
     }

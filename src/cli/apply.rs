@@ -2,16 +2,14 @@
 
 use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use crate::cli::plan::{Format, show};
-use crate::cli::{Ctx, Exit, Ui};
-use crate::git::archive;
+use crate::cli::{Ctx, Outcome, Reported, Ui, reported_if};
+use crate::git::{archive, endings};
 use crate::iam::aws::AwsCloud;
-use crate::plan::Plan;
-use crate::{apply, reconcile};
+use crate::{apply, policy, reconcile};
 
 /// Apply the plan: grant, update and revoke in IAM, then archive ended
 /// requests in a commit authored by the bot and push it to origin.
@@ -29,19 +27,19 @@ pub struct Args {
     no_push: bool,
 }
 
-pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let mut cloud = AwsCloud::new(ctx.now)?;
     let (world, plan) = match &args.planfile {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading plan file {}", path.display()))?;
-            let saved: Plan = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a jit plan file", path.display()))?;
-            if saved.format_version != crate::plan::FORMAT_VERSION {
+            let saved = reconcile::read_plan_file(path)?;
+            // A plan is made before it is applied: one from the future was
+            // edited (its time decides the windows jit re-derives).
+            if saved.now > ctx.now + chrono::Duration::minutes(5) {
                 bail!(
-                    "plan file format {} is not supported (expected {})",
-                    saved.format_version,
-                    crate::plan::FORMAT_VERSION
+                    "{}: the plan's time {} is in the future (now is {}); run `jit plan --out FILE` again",
+                    path.display(),
+                    policy::iam_time(saved.now),
+                    policy::iam_time(ctx.now)
                 );
             }
             let world = reconcile::read(&ctx.dir, &mut cloud)?;
@@ -49,11 +47,24 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
             if !stale.is_empty() {
                 ui.err(&format!(
                     "error: the saved plan is stale and was not applied:\n{}\nRun `jit plan --out FILE` again and review the new plan.\n",
-                    stale.iter().map(|s| format!("  - {s}")).collect::<Vec<_>>().join("\n")
+                    bullets(&stale)
                 ));
-                return Err(Exit(1).into());
+                return Err(Reported.into());
             }
-            (world, saved)
+            // A plan file confirms a plan; what is applied is what jit
+            // derives itself, at the plan's time, and it must be the same.
+            let derived = reconcile::plan_at(&world, saved.now);
+            let differences = reconcile::differences(&saved, &derived);
+            if !differences.is_empty() {
+                ui.err(&format!(
+                    "error: {} does not match the plan jit derives from git and IAM at its time ({}); nothing was applied:\n{}\nA plan file only confirms a plan: run `jit plan --out FILE` again and review the new plan.\n",
+                    path.display(),
+                    policy::iam_time(saved.now),
+                    bullets(&differences)
+                ));
+                return Err(Reported.into());
+            }
+            (world, derived)
         }
         None => {
             let (world, plan) = reconcile::plan_now(&ctx.dir, &mut cloud, ctx.now)?;
@@ -61,21 +72,23 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
             (world, plan)
         }
     };
+    let bot = world.snapshot.effective.settings.bot.clone();
+    if !args.no_push && endings::unpushed(&world.repo) {
+        // Endings an earlier `jit revoke` could not push: other runners need them.
+        if let Err(e) = endings::push(&world.repo, &bot) {
+            ui.err(&format!("warning: {e:#}\n"));
+        }
+    }
     if !plan.has_changes() {
         if args.planfile.is_some() {
             ui.out("No changes. IAM matches the access repo.\n")?;
         }
         // An earlier run may have committed archive moves it could not push.
-        let bot = &world.snapshot.effective.settings.bot;
         if !args.no_push && archive::unpushed(&world.repo, &plan.branch) {
             ui.err("pushing archive commits an earlier run left unpushed\n");
-            archive::push(&world.repo, &plan.branch, &[], bot, ctx.now)?;
+            archive::push(&world.repo, &plan.branch, &bot)?;
         }
-        return Ok(if plan.errors.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        return reported_if(!plan.errors.is_empty());
     }
     if args.planfile.is_none() && !args.auto_approve {
         if !ui.stdin_is_terminal {
@@ -88,10 +101,9 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
         std::io::stdin().lock().read_line(&mut answer)?;
         if answer.trim() != "yes" {
             ui.out("Apply cancelled.\n")?;
-            return Ok(ExitCode::FAILURE);
+            return Err(Reported.into());
         }
     }
-    let bot = world.snapshot.effective.settings.bot.clone();
     let applied = apply::apply(
         &world.repo,
         &plan,
@@ -108,10 +120,15 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
         applied.archived.len(),
         applied.failed.len()
     ))?;
-    let ok = applied.failed.is_empty() && plan.errors.is_empty();
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    reported_if(
+        !applied.failed.is_empty() || !applied.archive_errors.is_empty() || !plan.errors.is_empty(),
+    )
+}
+
+fn bullets(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|s| format!("  - {s}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -2,13 +2,12 @@
 //! history and IAM, and the Markdown evidence report.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::audit::{self, Filter};
-use crate::cli::{Ctx, Ui};
+use crate::cli::{Ctx, Outcome, Ui, reported_if};
 use crate::config::Duration;
 use crate::iam::aws::AwsCloud;
 use crate::render::audit as render;
@@ -86,7 +85,7 @@ fn parse_when(flag: &str, text: &str) -> anyhow::Result<DateTime<Utc>> {
     crate::cli::parse_time(text).with_context(|| format!("--{flag}"))
 }
 
-pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let filter = Filter {
         since: args
             .since
@@ -174,14 +173,10 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
             _ if args.report.is_some() => ui.err(&text),
             _ => ui.out(&text)?,
         }
-        return Ok(if violations.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        return reported_if(!violations.is_empty());
     }
     if wants_report {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
 
     let events: Vec<audit::Event> = audit::events(&history, now)
@@ -193,5 +188,5 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
         Format::Csv => render::events_csv(&events),
         _ => render::events_table(&events),
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

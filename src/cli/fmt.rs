@@ -3,11 +3,10 @@
 //! are never touched.
 
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{Ctx, Ui};
+use crate::cli::{Ctx, Outcome, Ui, reported_if};
 use crate::config::parse::{FileKind, file_kind};
 use crate::worktree;
 
@@ -30,7 +29,7 @@ pub struct Args {
     diff: bool,
 }
 
-pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let files = worktree::read_hcl_files(&ctx.dir)?;
     let mut changed = 0;
     let mut errors = 0;
@@ -76,11 +75,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
             if changed == 1 { " is" } else { "s are" }
         ));
     }
-    Ok(if errors > 0 || (args.check && changed > 0) {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    reported_if(errors > 0 || (args.check && changed > 0))
 }
 
 /// Replaces a file's contents through a temporary file and a rename, so an

@@ -55,45 +55,118 @@ pub struct Ctx {
     pub now: DateTime<Utc>,
 }
 
-/// An error that has already been reported to the user, carrying the exit code.
-#[derive(Debug)]
-pub struct Exit(pub u8);
+/// How a command that ran to its end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// `plan --detailed-exitcode` found changes.
+    Changes,
+}
 
-impl std::fmt::Display for Exit {
+/// A failure the command has already reported on stderr (plan errors,
+/// failed IAM calls, a refused plan file, unformatted files).
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}", self.0)
+        f.write_str("errors were reported above")
     }
 }
 
-impl std::error::Error for Exit {}
+impl std::error::Error for Reported {}
+
+/// `Ok(Success)`, or a reported failure when `failed`.
+pub fn reported_if(failed: bool) -> anyhow::Result<Outcome> {
+    if failed {
+        Err(Reported.into())
+    } else {
+        Ok(Outcome::Success)
+    }
+}
+
+/// Every way a run fails. The one place failures are printed and become
+/// exit codes: every failure exits 1 (usage errors such as an unknown flag
+/// or a bad value included), so 2 means only "changes" under
+/// `plan --detailed-exitcode`.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad flags or values: clap's message and usage.
+    Usage(clap::Error),
+    /// Already reported by the command.
+    Reported,
+    /// Anything else: `error: ...` and its causes.
+    Error(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        if e.is::<Reported>() {
+            Failure::Reported
+        } else {
+            Failure::Error(e)
+        }
+    }
+}
+
+impl Failure {
+    pub const EXIT_CODE: u8 = 1;
+
+    fn report(&self) {
+        match self {
+            Failure::Usage(e) => {
+                let _ = e.print();
+            }
+            Failure::Reported => {}
+            Failure::Error(e) => {
+                let mut err = io::stderr().lock();
+                let _ = writeln!(err, "error: {e}");
+                for cause in e.chain().skip(1) {
+                    let _ = writeln!(err, "  caused by: {cause}");
+                }
+            }
+        }
+    }
+}
+
+/// The exit code of a run, printing its failure if it failed.
+fn exit_code(result: Result<Outcome, Failure>) -> ExitCode {
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Changes) => ExitCode::from(2),
+        Err(failure) => {
+            failure.report();
+            ExitCode::from(Failure::EXIT_CODE)
+        }
+    }
+}
 
 pub fn main() -> ExitCode {
     // RUST_LOG=debug (or jit=debug) shows what jit reads and writes, on stderr.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
         .format_timestamp(None)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            // Help and version are answers, not errors.
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return exit_code(Ok(Outcome::Success));
+            }
+            return exit_code(Err(Failure::Usage(e)));
+        }
+    };
     // libgit2 caches up to 256 MiB of objects by default; a history walk
     // touches each commit once, so a smaller cache bounds memory.
     // SAFETY: set once at start-up, before any repository is opened.
     let _ = unsafe { git2::opts::set_cache_max_size(64 << 20) };
-    match run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            if let Some(Exit(code)) = e.downcast_ref::<Exit>() {
-                return ExitCode::from(*code);
-            }
-            if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
-            }
-            let mut err = io::stderr().lock();
-            let _ = writeln!(err, "error: {e}");
-            for cause in e.chain().skip(1) {
-                let _ = writeln!(err, "  caused by: {cause}");
-            }
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(match run(cli) {
+        // A closed pipe (`jit audit | head`) is the reader's choice.
+        Err(e) if is_broken_pipe(&e) => Ok(Outcome::Success),
+        other => other.map_err(Failure::from),
+    })
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -102,7 +175,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let now = match &cli.now {
         Some(text) => parse_time(text).context("--now / JIT_NOW")?,
         None => Utc::now(),

@@ -1,11 +1,10 @@
 //! `jit plan`: what apply would do now, Terraform style.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{Ctx, Ui};
+use crate::cli::{Ctx, Outcome, Ui, reported_if};
 use crate::config::{self, validate};
 use crate::iam::aws::AwsCloud;
 use crate::plan::Plan;
@@ -43,7 +42,7 @@ pub enum Format {
     Markdown,
 }
 
-pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let format = if args.json { Format::Json } else { args.format };
     if let Some(base) = &args.base {
         return run_pr(ctx, ui, base, format, args.detailed_exitcode);
@@ -62,7 +61,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
             ))?;
         }
     }
-    Ok(exit_code(&plan, args.detailed_exitcode))
+    outcome(&plan, args.detailed_exitcode)
 }
 
 /// PR mode: the checked-out commit against `base`, from git alone (no IAM).
@@ -72,7 +71,7 @@ fn run_pr(
     base: &str,
     format: Format,
     detailed: bool,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Outcome> {
     let repo = git::open(&ctx.dir)?;
     let base_oid = repo
         .revparse_single(base)
@@ -113,12 +112,11 @@ fn run_pr(
             ui.err(&format!("{} {e}\n", ui.paint("31", "error:")));
         }
     }
-    Ok(if !plan.errors.is_empty() {
-        ExitCode::FAILURE
-    } else if detailed && plan.has_changes() {
-        ExitCode::from(2)
+    reported_if(!plan.errors.is_empty())?;
+    Ok(if detailed && plan.has_changes() {
+        Outcome::Changes
     } else {
-        ExitCode::SUCCESS
+        Outcome::Success
     })
 }
 
@@ -141,12 +139,13 @@ pub fn show(ui: &Ui, plan: &Plan, format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn exit_code(plan: &Plan, detailed: bool) -> ExitCode {
-    if !plan.errors.is_empty() {
-        ExitCode::FAILURE
-    } else if detailed && plan.has_changes() {
-        ExitCode::from(2)
+/// A plan with errors failed (they were printed); with `--detailed-exitcode`
+/// a plan with changes is `Changes`.
+pub fn outcome(plan: &Plan, detailed: bool) -> anyhow::Result<Outcome> {
+    reported_if(!plan.errors.is_empty())?;
+    Ok(if detailed && plan.has_changes() {
+        Outcome::Changes
     } else {
-        ExitCode::SUCCESS
-    }
+        Outcome::Success
+    })
 }

@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use hcl::format::Format;
 
-use crate::cli::{Ctx, Ui, parse_time};
+use crate::cli::{Ctx, Outcome, Reported, Ui, parse_time};
 use crate::config::parse::{FileKind, NAME_RULE, file_kind, is_valid_name};
 use crate::config::{
     self, Contract, Definitions, Duration, Request, SourceFile, selector_list, validate,
@@ -66,13 +65,13 @@ pub struct NewArgs {
     requester: Option<String>,
 }
 
-pub fn run(ctx: &Ctx, ui: &Ui, command: Command) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Ctx, ui: &Ui, command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::New(args) => new(ctx, ui, args),
     }
 }
 
-fn new(ctx: &Ctx, ui: &Ui, args: NewArgs) -> anyhow::Result<ExitCode> {
+fn new(ctx: &Ctx, ui: &Ui, args: NewArgs) -> anyhow::Result<Outcome> {
     let files = worktree::read_hcl_files(&ctx.dir)?;
     let (repo, parse_diags) = config::parse_files(&files);
     let defs = &repo.defs;
@@ -195,7 +194,7 @@ fn new(ctx: &Ctx, ui: &Ui, args: NewArgs) -> anyhow::Result<ExitCode> {
             diags.len(),
             if diags.len() == 1 { "" } else { "s" }
         ));
-        return Ok(ExitCode::FAILURE);
+        return Err(Reported.into());
     }
 
     write_new(&ctx.dir.join(&path), &text)?;
@@ -208,7 +207,7 @@ fn new(ctx: &Ctx, ui: &Ui, args: NewArgs) -> anyhow::Result<ExitCode> {
             if unrelated.len() == 1 { "" } else { "s" }
         ));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 /// The requester: named by flag, or the user whose email is git's user.email.

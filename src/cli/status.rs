@@ -1,8 +1,6 @@
 //! `jit status`: active grants with time left, and pending requests.
 
-use std::process::ExitCode;
-
-use crate::cli::{Ctx, Ui};
+use crate::cli::{Ctx, Outcome, Ui};
 use crate::{reconcile, render, status};
 
 /// Show the grants in force now (from git history) and the pending requests.
@@ -13,7 +11,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let snapshot = reconcile::read_git(&ctx.dir)?;
     let view = status::status(&snapshot, ctx.now);
     if args.json {
@@ -21,5 +19,5 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ui.out(&render::text::status(&view))?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

@@ -1,9 +1,8 @@
 //! `jit validate`: offline checks of the working tree; every error, sorted.
 
 use std::collections::BTreeMap;
-use std::process::ExitCode;
 
-use crate::cli::{Ctx, Ui};
+use crate::cli::{Ctx, Outcome, Ui, reported_if};
 use crate::config::{self, validate};
 use crate::diag::{self, Diagnostic};
 use crate::worktree;
@@ -23,7 +22,7 @@ enum Format {
     Json,
 }
 
-pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let files = worktree::read_hcl_files(&ctx.dir)?;
     let (repo, mut diags) = config::parse_files(&files);
     diags.extend(validate::validate(&repo));
@@ -62,11 +61,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    reported_if(errors != 0)
 }
 
 /// Prints diagnostics to stderr, with a source snippet when stderr is a terminal.

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, anyhow, bail};
-use chrono::{DateTime, Utc};
-use git2::{FileMode, Oid, Repository, Signature, Time};
+use chrono::{DateTime, TimeZone, Utc};
+use git2::{FileMode, Oid, Repository, Signature, Time, Tree};
 
 use crate::config::Bot;
 
@@ -16,41 +16,194 @@ use crate::config::Bot;
 pub struct Move {
     pub request: String,
     pub from: String,
-    pub to: String,
+    /// Where to archive it (another free name when occupied); `None`:
+    /// only remove it from `requests/`.
+    pub to: Option<String>,
+    /// The content planned to end: the file moves only while it holds this.
+    pub blob: Oid,
     pub message: String,
 }
 
-/// Commits each move on top of `base` (skipping requests no longer there with
-/// the same content) and returns the new tip and the moves made.
+/// A move made: where the request went, and why not where planned.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    pub request: String,
+    pub from: String,
+    /// `None`: removed from `requests/` without an archive copy.
+    pub to: Option<String>,
+    /// The planned path was occupied: an error for that path alone.
+    pub problem: Option<String>,
+}
+
+/// Commits each move on top of `base`, one commit per move, and returns the
+/// new tip and the moves made. A request whose file no longer holds the
+/// planned content (changed or gone) is skipped. An occupied archive path
+/// (anything at it, or a file where a folder should be) never blocks the
+/// move: it takes the next free name (`<name>-2.hcl`, ...), or, when no name
+/// under that folder can be used, the file only leaves `requests/`; the
+/// trailers say so (`Jit-Archived-As`).
 pub fn commit_moves(
     repo: &Repository,
     base: Oid,
     moves: &[Move],
     bot: &Bot,
     now: DateTime<Utc>,
-) -> anyhow::Result<(Oid, Vec<Move>)> {
-    let original = repo.find_commit(base)?.tree()?;
+) -> anyhow::Result<(Oid, Vec<Moved>)> {
     let sig = Signature::new(&bot.name, &bot.email, &Time::new(now.timestamp(), 0))?;
     let mut tip = base;
     let mut done = Vec::new();
     for m in moves {
         let parent = repo.find_commit(tip)?;
         let tree = parent.tree()?;
-        let Some(blob) = super::blob_at(&tree, &m.from) else {
+        let here = tree.get_path(Path::new(&m.from)).ok();
+        if here.as_ref().map(|e| (e.id(), e.filemode())) != Some((m.blob, FileMode::Blob.into())) {
+            log::debug!(
+                "archive {}: {} no longer holds {}; not moved",
+                m.request,
+                m.from,
+                m.blob
+            );
             continue;
+        }
+        let (to, problem) = match &m.to {
+            None => (None, None),
+            Some(planned) => destination(&tree, planned),
         };
-        // On a moved remote, only move what still has the content we planned on.
-        if super::blob_at(&original, &m.from).is_some_and(|b| b != blob) {
-            continue;
+        let mut message = m.message.clone();
+        if let Some(problem) = &problem {
+            if !message.ends_with('\n') {
+                message.push('\n');
+            }
+            message.push_str(&format!(
+                "Jit-Archive-Problem: {problem}\nJit-Archived-As: {}\n",
+                to.as_deref().unwrap_or("none (removed from requests/)")
+            ));
         }
         let mut update = git2::build::TreeUpdateBuilder::new();
         update.remove(&m.from);
-        update.upsert(&m.to, blob, FileMode::Blob);
+        if let Some(to) = &to {
+            update.upsert(to, m.blob, FileMode::Blob);
+        }
         let new_tree = repo.find_tree(update.create_updated(repo, &tree)?)?;
-        tip = repo.commit(None, &sig, &sig, &m.message, &new_tree, &[&parent])?;
-        done.push(m.clone());
+        tip = repo.commit(None, &sig, &sig, &message, &new_tree, &[&parent])?;
+        done.push(Moved {
+            request: m.request.clone(),
+            from: m.from.clone(),
+            to,
+            problem,
+        });
     }
     Ok((tip, done))
+}
+
+/// Where to put a file planned for `planned`: it when free, else the first
+/// free `<stem>-N.hcl` beside it, else nowhere; and what was in the way.
+fn destination(tree: &Tree, planned: &str) -> (Option<String>, Option<String>) {
+    let Err(problem) = free(tree, planned) else {
+        return (Some(planned.to_string()), None);
+    };
+    let stem = planned.strip_suffix(".hcl").unwrap_or(planned);
+    for n in 2..=100 {
+        let candidate = format!("{stem}-{n}.hcl");
+        match free(tree, &candidate) {
+            Ok(()) => return (Some(candidate), Some(problem)),
+            // The folder itself is blocked: no name in it will do.
+            Err(e) if !e.starts_with(&candidate) => return (None, Some(problem)),
+            Err(_) => {}
+        }
+    }
+    (None, Some(problem))
+}
+
+/// Whether a new file can go at `path` without replacing anything: every
+/// folder on the way is a folder (or absent) and nothing is at `path`.
+fn free(tree: &Tree, path: &str) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    for i in 1..parts.len() {
+        let prefix = parts[..i].join("/");
+        match tree.get_path(Path::new(&prefix)) {
+            Err(_) => return Ok(()),
+            Ok(e) if e.kind() == Some(git2::ObjectType::Tree) => {}
+            Ok(_) => return Err(format!("{prefix} is a file where a folder should be")),
+        }
+    }
+    match tree.get_path(Path::new(path)) {
+        Err(_) => Ok(()),
+        Ok(e) if e.kind() == Some(git2::ObjectType::Tree) => {
+            Err(format!("{path} is already taken by a folder"))
+        }
+        Ok(_) => Err(format!("{path} is already taken by a file")),
+    }
+}
+
+/// The move an archive commit of jit's made, to re-create it elsewhere:
+/// `None` when `commit` is not one (not authored by the bot, or without a
+/// `Jit-Request` trailer, or moving nothing).
+fn move_of(repo: &Repository, commit: &git2::Commit, bot: &Bot) -> Option<Move> {
+    if commit.parent_count() != 1 || commit.author().email_bytes() != bot.email.as_bytes() {
+        return None;
+    }
+    let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+    let request = message
+        .lines()
+        .find_map(|l| l.strip_prefix("Jit-Request: "))?
+        .trim()
+        .to_string();
+    let from = format!("requests/{request}.hcl");
+    let before = commit.parent(0).ok()?.tree().ok()?;
+    let blob = super::blob_at(&before, &from)?;
+    let after = commit.tree().ok()?;
+    if super::blob_at(&after, &from).is_some() {
+        return None;
+    }
+    let diff = repo
+        .diff_tree_to_tree(Some(&before), Some(&after), None)
+        .ok()?;
+    let to = diff
+        .deltas()
+        .filter(|d| d.status() == git2::Delta::Added && d.new_file().id() == blob)
+        .find_map(|d| d.new_file().path()?.to_str().map(str::to_string));
+    Some(Move {
+        request,
+        from,
+        to,
+        blob,
+        message,
+    })
+}
+
+/// Re-creates on `onto` the local commits of `local` that `onto` lacks.
+/// Each is one of jit's archive commits and moves its request only if the
+/// file on the new tip still holds exactly the content it ended. Anything
+/// else among them is an error (nothing is dropped).
+fn replay(repo: &Repository, local: Oid, onto: Oid, bot: &Bot) -> anyhow::Result<Oid> {
+    let mut walk = repo.revwalk()?;
+    walk.push(local)?;
+    walk.hide(onto)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
+    let mut tip = onto;
+    for oid in walk {
+        let commit = repo.find_commit(oid?)?;
+        let Some(m) = move_of(repo, &commit, bot) else {
+            bail!(
+                "the local branch has commit {} that origin lacks and that is not one of jit's archive commits; push or remove it, then run jit again (the archive commits stay on the local branch)",
+                super::short(commit.id())
+            );
+        };
+        let when = Utc
+            .timestamp_opt(commit.time().seconds(), 0)
+            .single()
+            .unwrap_or_else(Utc::now);
+        let (next, done) = commit_moves(repo, tip, std::slice::from_ref(&m), bot, when)?;
+        if done.is_empty() {
+            log::debug!(
+                "archive {}: changed on origin since it was planned; left for the next run",
+                m.request
+            );
+        }
+        tip = next;
+    }
+    Ok(tip)
 }
 
 /// Moves `branch` to `tip`. When the branch is checked out, the work tree and
@@ -96,14 +249,10 @@ pub enum Pushed {
 }
 
 /// Pushes `branch` to origin; when rejected because origin moved, fetches,
-/// re-creates the moves on origin's tip and tries again (at most 5 times).
-pub fn push(
-    repo: &Repository,
-    branch: &str,
-    moves: &[Move],
-    bot: &Bot,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Pushed> {
+/// re-creates every archive commit origin lacks on origin's tip (see
+/// [`replay`]: unpushed commits of earlier runs included, a renewal that
+/// landed meanwhile stays) and tries again (at most 5 times).
+pub fn push(repo: &Repository, branch: &str, bot: &Bot) -> anyhow::Result<Pushed> {
     if repo.find_remote("origin").is_err() {
         return Ok(Pushed::NoRemote);
     }
@@ -129,7 +278,8 @@ pub fn push(
         )
         .context("fetching origin after a rejected push")?;
         let remote_tip = repo.refname_to_id(&format!("refs/remotes/origin/{branch}"))?;
-        let (tip, _) = commit_moves(repo, remote_tip, moves, bot, now)?;
+        let local = repo.refname_to_id(&format!("refs/heads/{branch}"))?;
+        let tip = replay(repo, local, remote_tip, bot)?;
         advance_branch(repo, branch, tip)?;
     }
     bail!(

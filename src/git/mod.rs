@@ -2,6 +2,7 @@
 //! approvals from trailers, and jit's own archive commits.
 
 pub mod archive;
+pub mod endings;
 pub mod github;
 pub mod history;
 
