@@ -357,7 +357,14 @@ fn grant_for(
             );
             (target, assumed.account, policy::as_document(statement))
         }
-        mode => {
+        Mode::Unknown => {
+            // Never reached past `invalid_reason`; fail closed all the same.
+            return Err(format!(
+                "contract `{}` has a mode jit does not know: nothing is granted",
+                contract.name
+            ));
+        }
+        mode @ (Mode::InlinePolicy | Mode::ManagedPolicy) => {
             let target = match mode {
                 Mode::ManagedPolicy => Target::managed(principal.kind, &principal.name, &req.name),
                 _ => Target::inline(principal.kind, &principal.name, &req.name),
@@ -856,6 +863,10 @@ pub fn plan(
         .filter(|d| d.is_error())
         .map(|d| d.to_string())
         .collect();
+    // A parse error of an object in force is reported at head and again by
+    // the definitions check: once is enough.
+    let mut seen = BTreeSet::new();
+    errors.retain(|e| seen.insert(e.clone()));
     let mut desired: Vec<Grant> = Vec::new();
     // Why a request in requests/ has no grant now, for revoke details.
     let mut not_active: BTreeMap<String, String> = BTreeMap::new();

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::approval::Verdict;
 use crate::config::validate;
+use crate::git::endings::Endings;
 use crate::git::history::Snapshot;
 use crate::plan::{self, Pending, Standing};
 use crate::policy::iam_time;
@@ -40,7 +41,8 @@ fn human(d: chrono::TimeDelta) -> String {
     }
 }
 
-pub fn status(snapshot: &Snapshot, now: DateTime<Utc>) -> StatusView {
+/// `endings`: request versions `jit revoke` ended (never active again).
+pub fn status(snapshot: &Snapshot, endings: &Endings, now: DateTime<Utc>) -> StatusView {
     let defs = &snapshot.effective;
     let defs_diags = validate::validate_definitions(defs);
     let mut active = Vec::new();
@@ -54,6 +56,18 @@ pub fn status(snapshot: &Snapshot, now: DateTime<Utc>) -> StatusView {
                 detail,
             })
         };
+        if let Some(ending) = endings.get(record.blob) {
+            wait(
+                "ended",
+                format!(
+                    "revoked {} by {}: {}; the next jit apply archives it",
+                    iam_time(ending.at),
+                    ending.by,
+                    ending.reason
+                ),
+            );
+            continue;
+        }
         let (start, end) = match plan::standing(snapshot, &defs_diags, record, now) {
             Standing::Invalid(reason) => {
                 wait("invalid", reason);

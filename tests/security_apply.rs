@@ -427,6 +427,11 @@ fn a_revoke_interrupted_before_its_archive_commit_is_never_granted_again() {
     let plan: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
     assert_eq!(actions(&plan), [pair("archive", "alice-db")], "{plan}");
+    // status says so too: never active while the ending is recorded.
+    let s = repo.status("2026-11-23T09:50:00Z");
+    assert!(active(&s).is_empty(), "{s:#}");
+    let detail = pending_detail(&s, "alice-db").unwrap();
+    assert!(detail.contains("INC-3 compromised laptop"), "{detail}");
 
     // The next apply here archives it as revoked, with the recorded reason.
     apply(&repo, &moto, "2026-11-23T09:50:00Z");

@@ -266,6 +266,7 @@ impl Walker<'_, '_> {
     /// Open versions must also be valid against the definitions in force
     /// now, as plan requires.
     fn judge_open_now(&mut self, now: &Definitions) {
+        let now_errors = validate::validate_definitions(now);
         for index in self.open.values() {
             let lc = &mut self.out.lifecycles[*index];
             if lc.invalid.is_some() || !lc.verdict.is_approved() {
@@ -277,7 +278,9 @@ impl Walker<'_, '_> {
             lc.invalid = validate::validate_request(now, request)
                 .iter()
                 .find(|d| d.is_error())
-                .map(|d| format!("invalid against the definitions in force now: {d}"));
+                .map(|d| d.to_string())
+                .or_else(|| crate::plan::definitions_problem(now, &now_errors, request))
+                .map(|why| format!("invalid against the definitions in force now: {why}"));
         }
     }
 }

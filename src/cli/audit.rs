@@ -102,13 +102,9 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         request: args.request.clone(),
     };
     let repo = git::open(&ctx.dir)?;
-    let (candidate, head) = git::branch_head(&repo)?;
-    let mut history = audit::walk::read(&repo, &candidate, head)?;
-    // As reconcile::read_git: the branch is the one the approved settings name.
-    if history.approved_branch != candidate {
-        let approved = history.approved_branch.clone();
-        history = audit::walk::read(&repo, &approved, git::resolve_branch(&repo, &approved)?)?;
-    }
+    // The branch plan follows (approved switches only), read the same way.
+    let snapshot = git::history::read_branch(&repo)?;
+    let history = audit::walk::read(&repo, &snapshot.branch, snapshot.head)?;
     let now = ctx.now;
 
     let wants_report = args.report.is_some() || args.format == Format::Markdown;

@@ -13,7 +13,10 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let snapshot = reconcile::read_git(&ctx.dir)?;
-    let view = status::status(&snapshot, ctx.now);
+    // Endings `jit revoke` recorded (here or fetched from origin) whose
+    // archive commit has not landed yet.
+    let endings = crate::git::endings::read(&crate::git::open(&ctx.dir)?)?;
+    let view = status::status(&snapshot, &endings, ctx.now);
     if args.json {
         ui.out(&format!("{}\n", serde_json::to_string_pretty(&view)?))?;
     } else {
