@@ -826,20 +826,42 @@ fn revocation_actions(
     actions
 }
 
-/// The request an owned object belongs to among `names`: the exact name of
-/// the current scheme first, then an older Sid, then what the name decodes to.
-fn request_for<'a>(target: &Target, names: impl Iterator<Item = &'a str> + Clone) -> String {
-    let exact = |n: &&str| match target {
-        Target::TrustStatement { sid, .. } => *sid == crate::iam::sid_for(n),
-        _ => target.is_for(n),
-    };
-    names
-        .clone()
-        .find(exact)
-        .or_else(|| names.clone().find(|n| target.is_for(n)))
-        .map(str::to_string)
-        .or_else(|| target.request())
-        .unwrap_or_default()
+/// Which request each IAM name jit derives belongs to, among `names`: the
+/// exact name of the current scheme first, then an older Sid (the first
+/// request it could stand for). Built once per plan: lookups are O(1).
+struct Owners<'a> {
+    exact: std::collections::HashMap<String, &'a str>,
+    legacy: std::collections::HashMap<String, &'a str>,
+}
+
+impl<'a> Owners<'a> {
+    fn new(names: impl Iterator<Item = &'a str>) -> Owners<'a> {
+        let (mut exact, mut legacy) = (
+            std::collections::HashMap::new(),
+            std::collections::HashMap::new(),
+        );
+        for n in names {
+            exact.insert(crate::iam::sid_for(n), n);
+            exact.insert(format!("{}{n}", crate::iam::PREFIX), n);
+            legacy.entry(legacy_sid_for(n)).or_insert(n);
+        }
+        Owners { exact, legacy }
+    }
+
+    /// The request an owned object belongs to, else what its name decodes to.
+    fn request_for(&self, target: &Target) -> String {
+        let name = target.policy_name();
+        let legacy = match target {
+            Target::TrustStatement { .. } => self.legacy.get(name),
+            _ => None,
+        };
+        self.exact
+            .get(name)
+            .or(legacy)
+            .map(|n| n.to_string())
+            .or_else(|| target.request())
+            .unwrap_or_default()
+    }
 }
 
 /// Plans: what to grant, update, revoke and archive at `now`. A request
@@ -1078,13 +1100,13 @@ pub fn plan(
             archive: None,
         });
     }
-    let names = snapshot.requests.iter().map(|r| r.request.name.as_str());
+    let owners = Owners::new(snapshot.requests.iter().map(|r| r.request.name.as_str()));
     for (account, state) in iam {
         for owned in &state.owned {
             if wanted.contains(&(account.clone(), owned.target.clone())) {
                 continue;
             }
-            let request = request_for(&owned.target, names.clone());
+            let request = owners.request_for(&owned.target);
             let detail = not_active
                 .get(&request)
                 .cloned()

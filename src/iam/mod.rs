@@ -249,14 +249,35 @@ pub struct AccountState {
     /// counted in `foreign_inline_size` too.
     pub revocation_lists: Vec<Owned>,
     pub calls: usize,
+    /// `owned` and `revocation_lists` by target, built on first use: a plan
+    /// looks up every desired grant, so lookups must not be linear.
+    pub index: std::sync::OnceLock<std::collections::HashMap<Target, (bool, usize)>>,
 }
 
 impl AccountState {
     pub fn find(&self, target: &Target) -> Option<&Owned> {
-        self.owned
-            .iter()
-            .chain(&self.revocation_lists)
-            .find(|o| &o.target == target)
+        let index = self.index.get_or_init(|| {
+            let owned = self
+                .owned
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.target.clone(), (false, i)));
+            let lists = self
+                .revocation_lists
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.target.clone(), (true, i)));
+            // The first of duplicates wins, as a linear search would find it.
+            let mut map = std::collections::HashMap::new();
+            for (t, at) in owned.chain(lists) {
+                map.entry(t).or_insert(at);
+            }
+            map
+        });
+        match index.get(target)? {
+            (false, i) => self.owned.get(*i),
+            (true, i) => self.revocation_lists.get(*i),
+        }
     }
 }
 
