@@ -119,6 +119,9 @@ pub struct Stats {
     pub github_calls: usize,
     pub elapsed_ms: u128,
     pub commits: usize,
+    /// Tree objects the history reader loaded (linear in history size).
+    #[serde(default)]
+    pub trees_read: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1185,6 +1188,7 @@ pub fn plan(
             github_calls: snapshot.forge_calls,
             elapsed_ms: 0,
             commits: snapshot.commits_walked,
+            trees_read: snapshot.trees_read,
         },
     }
 }
@@ -1338,6 +1342,7 @@ pub fn plan_revoke(
             github_calls: snapshot.forge_calls,
             elapsed_ms: 0,
             commits: snapshot.commits_walked,
+            trees_read: snapshot.trees_read,
         },
     })
 }

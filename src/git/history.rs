@@ -37,6 +37,10 @@ pub struct Snapshot {
     pub branch_set_at: Oid,
     /// First-parent commits read (for stats).
     pub commits_walked: usize,
+    /// Tree objects the history reader loaded: one root tree per commit, one
+    /// `requests/` tree per commit that changed it, one read of the
+    /// definitions per commit that changed them. Linear in history size.
+    pub trees_read: usize,
     /// GitHub API calls made (approval = "github").
     pub forge_calls: usize,
 }
@@ -168,7 +172,17 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
         .map(|name| format!("requests/{name}.hcl"))
         .collect();
     let mut judge = Judge::new(repo, &defs_walk, &mut approvals);
-    let logs = read_requests(repo, &chain, &mut judge, Some(&live), &mut |_| Ok(()))?;
+    let mut requests_trees = 0;
+    let logs = read_requests(
+        repo,
+        &chain,
+        &mut judge,
+        Some(&live),
+        &mut |_| Ok(()),
+        &mut requests_trees,
+    )?;
+    let trees_read = chain.len() + requests_trees + defs_walk.trees_read;
+    log::debug!("{branch}: {} commits, {trees_read} trees read", chain.len());
 
     let mut requests = Vec::new();
     for (name, req) in &head_repo.requests {
@@ -219,6 +233,7 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
         unapproved,
         requests,
         commits_walked: chain.len(),
+        trees_read,
         forge_calls: approvals.github.as_ref().map_or(0, |g| g.calls),
     })
 }
@@ -275,6 +290,8 @@ pub struct DefinitionsWalk {
     pub branch_set_at: Oid,
     /// The trust anchor in force, and the commit whose approval set it.
     pub anchor: Option<(Oid, Oid)>,
+    /// Definitions read (one per commit that changed them, per replay).
+    pub trees_read: usize,
 }
 
 impl DefinitionsWalk {
@@ -357,6 +374,7 @@ fn replay(
         refused: BTreeMap::new(),
         branch_set_at: chain[0].oid,
         anchor: None,
+        trees_read: 1,
     };
     // The first commit since the version in force whose change did not take effect.
     let mut diverged: BTreeMap<Object, Oid> = BTreeMap::new();
@@ -366,6 +384,7 @@ fn replay(
             continue;
         }
         let new_raw = if link.defs_changed {
+            walk.trees_read += 1;
             definitions_at(repo, &tree_at(position)?)?
         } else {
             raw.clone()
@@ -655,6 +674,7 @@ pub fn read_requests(
     judge: &mut Judge,
     only: Option<&BTreeSet<String>>,
     sink: &mut dyn FnMut(RequestChange) -> anyhow::Result<()>,
+    trees_read: &mut usize,
 ) -> anyhow::Result<BTreeMap<String, PathLog>> {
     let mut logs: BTreeMap<String, PathLog> = BTreeMap::new();
     let mut previous: Option<Tree> = None;
@@ -663,6 +683,7 @@ pub fn read_requests(
             continue;
         }
         let tree = link.requests.map(|id| repo.find_tree(id)).transpose()?;
+        *trees_read += usize::from(tree.is_some());
         let changes = request_deltas(previous.as_ref(), tree.as_ref());
         previous = tree;
         let mut commit = None;

@@ -110,7 +110,7 @@ pub fn read_files(
         }
         let in_requests = dir == "requests/";
         if entry.kind() == Some(ObjectType::Tree) {
-            if dir.is_empty() && name == "archive" {
+            if dir.is_empty() && (name == "archive" || name == "requests" && !wants_requests) {
                 return git2::TreeWalkResult::Skip;
             }
             if in_requests {
