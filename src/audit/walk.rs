@@ -253,6 +253,8 @@ impl Walker<'_, '_> {
                 (author_label(before, &ev), Some(subject(commit)))
             }
         };
+        // Only open versions are judged again at the end: hold no more.
+        self.out.lifecycles[index].request_as_judged = None;
         self.out.lifecycles[index].ending = Some(Ending {
             how,
             commit: commit.id(),
