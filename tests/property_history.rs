@@ -14,9 +14,9 @@
 //! carol; security = erin, frank (the admins and every contract's owners).
 //! db-read: requesters eng + dba, approvers dba, 1 approval, max 4h. db-two:
 //! anyone may request, approvers dba + security, 2 approvals, max 4h.
-//! db-auto: anyone, auto_approve, max 1h. Definitions changes here toggle
-//! mallory in team dba (who may approve) and alice in team eng (who may
-//! request db-read).
+//! db-auto: anyone, auto_approve, max 1h. Definitions changes here set
+//! team dba to one of three member lists (who may approve) and take alice
+//! out of team eng or back (who may request db-read).
 //!
 //! Cases: 24 by default (`PROPTEST_CASES` overrides), from a fixed seed
 //! (`PROPTEST_RNG_SEED` overrides), so every run checks the same histories.
@@ -26,6 +26,12 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use chrono::{DateTime, Duration, Utc};
+use common::repo::*;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+use serde_json::Value;
 
 /// What the generated histories exercised (printed at the end: a property
 /// test that never reaches a rule proves nothing about it).
@@ -41,15 +47,18 @@ const STAT_NAMES: [&str; 8] = [
     "team changes left pending",
 ];
 
+const CHECKS: usize = 0;
+const CHECKS_ACTIVE: usize = 1;
+const TOOK_EFFECT: usize = 2;
+const NOT_COVERING: usize = 3;
+const REVERTED: usize = 4;
+const INVALID_THEN: usize = 5;
+const TEAM_TOOK_EFFECT: usize = 6;
+const TEAM_PENDING: usize = 7;
+
 fn count(i: usize) {
     STATS[i].fetch_add(1, Relaxed);
 }
-
-use chrono::{DateTime, Duration, Utc};
-use common::repo::*;
-use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
-use serde_json::Value;
 
 const USERS: [&str; 6] = ["alice", "bob", "carol", "erin", "frank", "mallory"];
 /// Approvers may also name someone who is not a declared user.
@@ -91,6 +100,9 @@ enum ReqOp {
         name: usize,
         pick: usize,
     },
+    /// `git revert` of the previous commit: its request files and teams as
+    /// they were before it.
+    RevertPrevious,
 }
 
 /// One commit on main.
@@ -103,8 +115,8 @@ struct Step {
     approvers: Vec<(usize, bool)>,
     minutes_after: i64,
     ops: Vec<ReqOp>,
-    /// New team membership: (mallory in dba, alice in eng).
-    teams: Option<(bool, bool)>,
+    /// New team membership: (index into DBA, alice in eng).
+    teams: Option<(usize, bool)>,
 }
 
 #[derive(Clone)]
@@ -137,6 +149,7 @@ impl fmt::Debug for ReqOp {
             ReqOp::Restore { name, pick } => {
                 write!(f, "restore {} (earlier content #{pick})", NAMES[*name])
             }
+            ReqOp::RevertPrevious => write!(f, "revert the previous commit"),
         }
     }
 }
@@ -161,11 +174,11 @@ impl fmt::Debug for History {
                 i + 1,
                 at.format("%H:%M")
             )?;
-            if let Some((mallory_dba, alice_eng)) = s.teams {
+            if let Some((dba, alice_eng)) = s.teams {
                 write!(
                     f,
-                    " teams dba{} eng{};",
-                    if mallory_dba { "+mallory" } else { "" },
+                    " teams dba = {:?}, eng {};",
+                    DBA[dba],
                     if alice_eng { "+alice" } else { "-alice" }
                 )?;
             }
@@ -200,7 +213,8 @@ fn weighted(weights: &'static [u32]) -> impl Strategy<Value = usize> + Clone {
 }
 
 fn req_op() -> impl Strategy<Value = ReqOp> {
-    let name = 0..NAMES.len();
+    // Most changes on one path, so that its history gets long.
+    let name = weighted(&[4, 2, 1]);
     prop_oneof![
         5 => (
             name.clone(),
@@ -219,7 +233,8 @@ fn req_op() -> impl Strategy<Value = ReqOp> {
         2 => name.clone().prop_map(|name| ReqOp::Remove { name }),
         // Mostly the latest other content: after an unapproved edit, the
         // version in force.
-        3 => (name, weighted(&[4, 1, 1, 1])).prop_map(|(name, pick)| ReqOp::Restore { name, pick }),
+        2 => (name, weighted(&[4, 1, 1, 1])).prop_map(|(name, pick)| ReqOp::Restore { name, pick }),
+        4 => Just(ReqOp::RevertPrevious),
     ]
 }
 
@@ -230,9 +245,11 @@ fn step() -> impl Strategy<Value = Step> {
         // alice, bob, carol, erin, frank, mallory, eve: the approvers that
         // count more often than the rest.
         prop_oneof![
+            // None: an unapproved change.
+            Just(Vec::new()),
             prop::collection::vec(
                 (weighted(&[1, 3, 3, 2, 2, 1, 1]), prop::bool::weighted(0.1)),
-                0..=3,
+                1..=3,
             ),
             // Two of bob, carol, erin, frank: enough for most changes, unless
             // one of them is the author.
@@ -244,7 +261,7 @@ fn step() -> impl Strategy<Value = Step> {
         ],
         1..=20i64,
         prop::collection::vec(req_op(), 0..=2),
-        prop::option::weighted(0.25, (any::<bool>(), prop::bool::weighted(0.7))),
+        prop::option::weighted(0.25, (0..DBA.len(), prop::bool::weighted(0.7))),
     )
         .prop_map(
             |(author, author_caps, approvers, minutes_after, ops, teams)| Step {
@@ -284,24 +301,33 @@ impl Req {
 /// Team membership: the only definitions these histories change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Teams {
-    mallory_in_dba: bool,
+    /// Index into DBA.
+    dba: usize,
     alice_in_eng: bool,
 }
 
+/// The members of team dba: as in the root commit, with mallory, and with
+/// mallory instead of bob (three states, so that an approved change can sit
+/// on top of an unapproved one).
+const DBA: [&[&str]; 3] = [
+    &["bob", "carol"],
+    &["bob", "carol", "mallory"],
+    &["carol", "mallory"],
+];
+
 const ROOT_TEAMS: Teams = Teams {
-    mallory_in_dba: false,
+    dba: 0,
     alice_in_eng: true,
 };
 
 impl Teams {
     fn people_hcl(self) -> String {
         let mut p = PEOPLE_HCL.to_string();
-        if self.mallory_in_dba {
-            p = p.replace(
-                r#"team "dba" { members = ["bob", "carol"] }"#,
-                r#"team "dba" { members = ["bob", "carol", "mallory"] }"#,
-            );
-        }
+        let members: Vec<String> = DBA[self.dba].iter().map(|m| format!("\"{m}\"")).collect();
+        p = p.replace(
+            r#"team "dba" { members = ["bob", "carol"] }"#,
+            &format!(r#"team "dba" {{ members = [{}] }}"#, members.join(", ")),
+        );
         if !self.alice_in_eng {
             p = p.replace(
                 r#"team "eng" { members = ["alice", "mallory"] }"#,
@@ -312,11 +338,7 @@ impl Teams {
     }
 
     fn dba(self) -> BTreeSet<&'static str> {
-        let mut s = BTreeSet::from(["bob", "carol"]);
-        if self.mallory_in_dba {
-            s.insert("mallory");
-        }
-        s
+        DBA[self.dba].iter().copied().collect()
     }
 
     fn eng(self) -> BTreeSet<&'static str> {
@@ -344,16 +366,20 @@ fn materialise(h: &History) -> Vec<Commit> {
     let mut files: BTreeMap<&'static str, Req> = BTreeMap::new();
     // Every content each path has held, oldest first (for restores).
     let mut seen: BTreeMap<&'static str, Vec<Req>> = BTreeMap::new();
-    let mut out = Vec::new();
+    let mut out: Vec<Commit> = Vec::new();
     for (i, s) in h.0.iter().enumerate() {
         if i > 0 {
             at += Duration::minutes(s.minutes_after);
         }
-        if let Some((mallory_in_dba, alice_in_eng)) = s.teams {
-            teams = Teams {
-                mallory_in_dba,
-                alice_in_eng,
-            };
+        // The previous commit's (before, after), for reverts.
+        let previous = match out.len() {
+            0 => None,
+            1 => Some((ROOT_TEAMS, BTreeMap::new(), &out[0])),
+            n => Some((out[n - 2].teams, out[n - 2].requests.clone(), &out[n - 1])),
+        }
+        .map(|(teams, requests, after)| ((teams, requests), (after.teams, after.requests.clone())));
+        if let Some((dba, alice_in_eng)) = s.teams {
+            teams = Teams { dba, alice_in_eng };
         }
         for op in &s.ops {
             match *op {
@@ -384,6 +410,22 @@ fn materialise(h: &History) -> Vec<Commit> {
                     if !earlier.is_empty() {
                         let req = earlier[earlier.len() - 1 - pick % earlier.len()].clone();
                         files.insert(NAMES[name], req);
+                    }
+                }
+                ReqOp::RevertPrevious => {
+                    let Some(((teams_before, before), (teams_after, after))) = &previous else {
+                        continue;
+                    };
+                    if teams_before != teams_after {
+                        teams = *teams_before;
+                    }
+                    for name in NAMES {
+                        if before.get(name) != after.get(name) {
+                            match before.get(name) {
+                                Some(req) => files.insert(name, req.clone()),
+                                None => files.remove(name),
+                            };
+                        }
                     }
                 }
             }
@@ -494,20 +536,20 @@ impl Oracle {
             .iter()
             .any(|a| admins.contains(a) && Some(*a) != author);
         let prev = self.written;
-        if prev.mallory_in_dba != c.teams.mallory_in_dba {
-            if prev.mallory_in_dba == self.teams.mallory_in_dba && admin_ok {
-                self.teams.mallory_in_dba = c.teams.mallory_in_dba;
-                count(6);
+        if prev.dba != c.teams.dba {
+            if prev.dba == self.teams.dba && admin_ok {
+                self.teams.dba = c.teams.dba;
+                count(TEAM_TOOK_EFFECT);
             } else {
-                count(7);
+                count(TEAM_PENDING);
             }
         }
         if prev.alice_in_eng != c.teams.alice_in_eng {
             if prev.alice_in_eng == self.teams.alice_in_eng && admin_ok {
                 self.teams.alice_in_eng = c.teams.alice_in_eng;
-                count(6);
+                count(TEAM_TOOK_EFFECT);
             } else {
-                count(7);
+                count(TEAM_PENDING);
             }
         }
         self.written = c.teams;
@@ -534,14 +576,14 @@ impl Oracle {
                 .collect();
             let approved = by_requester && counted.len() >= min_approvals(req.contract);
             if Some(&req) == self.in_force.get(name).map(|v| &v.req) {
-                count(4);
+                count(REVERTED);
             } else if approved && !covers {
-                count(3);
+                count(NOT_COVERING);
             }
             if approved && covers {
-                count(2);
+                count(TOOK_EFFECT);
                 if !valid(&req, at) {
-                    count(5);
+                    count(INVALID_THEN);
                 }
                 self.in_force.insert(
                     name,
@@ -646,9 +688,9 @@ fn check(
     let s = repo.status(&rfc3339(now));
     let got = jit_active(&s);
     let want = oracle.active(now);
-    count(0);
+    count(CHECKS);
     if !want.is_empty() {
-        count(1);
+        count(CHECKS_ACTIVE);
     }
     if got != want {
         return Err(TestCaseError::fail(format!(
@@ -668,7 +710,9 @@ fn check(
     Ok(())
 }
 
-fn run_history(h: &History) -> Result<(), TestCaseError> {
+/// Builds the history in a repo, checks jit against the oracle after every
+/// commit and at every window edge after the last; returns the oracle.
+fn run_history(h: &History) -> Result<Oracle, TestCaseError> {
     let commits = materialise(h);
     let repo = Repo::standard();
     let mut oracle = Oracle::new();
@@ -706,7 +750,7 @@ fn run_history(h: &History) -> Result<(), TestCaseError> {
     for t in times {
         check(&repo, &oracle, t, "the last commit")?;
     }
-    Ok(())
+    Ok(oracle)
 }
 
 #[test]
@@ -721,7 +765,7 @@ fn active_grants_match_an_independent_oracle_over_generated_histories() {
     config.failure_persistence = None;
     config.max_shrink_iters = 300;
     let mut runner = TestRunner::new(config);
-    match runner.run(&history(), |h| run_history(&h)) {
+    match runner.run(&history(), |h| run_history(&h).map(drop)) {
         Ok(()) => {
             for (name, n) in STAT_NAMES.iter().zip(&STATS) {
                 println!("{name}: {}", n.load(Relaxed));
@@ -730,4 +774,305 @@ fn active_grants_match_an_independent_oracle_over_generated_histories() {
         Err(TestError::Fail(why, h)) => panic!("{h:?}\n{why}"),
         Err(e) => panic!("{e}"),
     }
+}
+
+// ---------------------------------------------------------------------------
+// Fixed histories: each rule of the oracle reached on every run, whatever
+// the seed, with the oracle's answer pinned by hand too
+// ---------------------------------------------------------------------------
+
+fn write(name: &str, requester: Option<&str>, contract: &str, duration: &str) -> ReqOp {
+    let at = |list: &[&str], x: &str| list.iter().position(|y| *y == x).unwrap();
+    ReqOp::Write {
+        name: at(&NAMES, name),
+        requester: requester.map(|r| at(&USERS, r)),
+        contract: at(&CONTRACTS, contract),
+        duration: DURATIONS.iter().position(|d| d.0 == duration).unwrap(),
+    }
+}
+
+fn remove(name: &str) -> ReqOp {
+    ReqOp::Remove {
+        name: NAMES.iter().position(|n| *n == name).unwrap(),
+    }
+}
+
+/// Writes back the latest other content the path held.
+fn restore(name: &str) -> ReqOp {
+    ReqOp::Restore {
+        name: NAMES.iter().position(|n| *n == name).unwrap(),
+        pick: 0,
+    }
+}
+
+/// A commit 10 minutes after the previous one (the first at 08:05) by
+/// `author` (capitalised: the email in capitals).
+fn by(author: &str, approvers: &[&str], ops: Vec<ReqOp>, teams: Option<(usize, bool)>) -> Step {
+    let approvers = approvers
+        .iter()
+        .map(|a| {
+            let i = APPROVERS
+                .iter()
+                .position(|x| x.eq_ignore_ascii_case(a))
+                .unwrap();
+            (i, a.chars().next().unwrap().is_uppercase())
+        })
+        .collect();
+    Step {
+        author: USERS
+            .iter()
+            .position(|u| u.eq_ignore_ascii_case(author))
+            .unwrap(),
+        author_caps: author.chars().next().unwrap().is_uppercase(),
+        approvers,
+        minutes_after: 10,
+        ops,
+        teams,
+    }
+}
+
+/// Runs `steps` against jit and the oracle; the oracle's active requests
+/// at `now` must be `want` (so the history reaches the rule it is named for).
+fn fixed(steps: Vec<Step>, now: &str, want: &[&str]) {
+    let h = History(steps);
+    let oracle = run_history(&h).unwrap_or_else(|e| panic!("{h:?}\n{e}"));
+    let active: Vec<String> = oracle.active(time(now)).into_keys().collect();
+    assert_eq!(active, want, "the oracle on {h:?}");
+}
+
+#[test]
+fn fixed_histories_reach_every_rule_of_the_oracle() {
+    // A revert to the version in force restores its original window.
+    fixed(
+        vec![
+            by(
+                "alice",
+                &["bob"],
+                vec![write("req-a", None, "db-read", "2h")],
+                None,
+            ),
+            by(
+                "alice",
+                &[],
+                vec![write("req-a", None, "db-read", "4h")],
+                None,
+            ),
+            by("alice", &[], vec![restore("req-a")], None),
+        ],
+        "2026-11-23T09:00:00Z",
+        &["req-a"],
+    );
+    // An approval never covers an earlier unapproved change; removing the
+    // file and proposing again does.
+    fixed(
+        vec![
+            by(
+                "alice",
+                &[],
+                vec![write("req-a", None, "db-read", "2h")],
+                None,
+            ),
+            by(
+                "alice",
+                &["bob"],
+                vec![write("req-a", None, "db-read", "3h")],
+                None,
+            ),
+            by("alice", &[], vec![remove("req-a")], None),
+            by(
+                "alice",
+                &["Carol"],
+                vec![write("req-b", None, "db-two", "1h")],
+                None,
+            ),
+            by(
+                "Alice",
+                &["carol", "erin"],
+                vec![write("req-c", None, "db-read", "1h")],
+                None,
+            ),
+        ],
+        "2026-11-23T08:50:00Z",
+        &["req-c"],
+    );
+    // A team change counts from the next commit, and only with an admin's
+    // approval; the requester never counts; a commit approves only its
+    // author's requests.
+    fixed(
+        vec![
+            by(
+                "alice",
+                &["erin", "mallory"],
+                vec![write("req-a", None, "db-read", "1h")],
+                Some((1, true)),
+            ),
+            by(
+                "bob",
+                &["bob", "erin"],
+                vec![write("req-b", None, "db-two", "1h")],
+                None,
+            ),
+            by(
+                "alice",
+                &["mallory"],
+                vec![
+                    write("req-c", None, "db-read", "1h"),
+                    write("req-b", Some("bob"), "db-auto", "1h"),
+                ],
+                None,
+            ),
+        ],
+        "2026-11-23T08:30:00Z",
+        &["req-c"],
+    );
+    // An unapproved team change, then an approved change of another team
+    // in the same file: each object is judged on its own (eng's change
+    // takes effect, dba's does not).
+    fixed(
+        vec![
+            by("mallory", &["bob"], vec![], Some((1, true))),
+            by("bob", &["erin"], vec![], Some((1, false))),
+            by(
+                "alice",
+                &["bob"],
+                vec![write("req-a", None, "db-read", "1h")],
+                None,
+            ),
+            by(
+                "bob",
+                &["mallory"],
+                vec![write("req-b", None, "db-read", "1h")],
+                None,
+            ),
+            by(
+                "mallory",
+                &["carol"],
+                vec![write("req-c", None, "db-read", "1h")],
+                None,
+            ),
+        ],
+        "2026-11-23T08:50:00Z",
+        &["req-c"],
+    );
+    // Approval laundering of a definition: mallory joins dba unapproved;
+    // an admin then approves a change on top (bob leaves), whose diff never
+    // showed mallory joining: team dba stays as it was, and mallory's
+    // approval does not count.
+    fixed(
+        vec![
+            by("mallory", &[], vec![], Some((1, true))),
+            by("carol", &["erin"], vec![], Some((2, true))),
+            by(
+                "alice",
+                &["mallory"],
+                vec![write("req-a", None, "db-read", "1h")],
+                None,
+            ),
+            by(
+                "alice",
+                &["bob"],
+                vec![write("req-b", None, "db-read", "1h")],
+                None,
+            ),
+        ],
+        "2026-11-23T08:40:00Z",
+        &["req-b"],
+    );
+    // Valid now too: alice leaving eng ends her approved db-read grant.
+    fixed(
+        vec![
+            by(
+                "alice",
+                &["bob"],
+                vec![write("req-a", None, "db-read", "2h")],
+                None,
+            ),
+            by(
+                "alice",
+                &[],
+                vec![write("req-b", None, "db-auto", "30m")],
+                None,
+            ),
+            by("frank", &["erin"], vec![], Some((0, false))),
+        ],
+        "2026-11-23T08:30:00Z",
+        &["req-b"],
+    );
+    // A sleeper: approved while its requester was not allowed (alice out of
+    // eng), it never grants, even once alice is back.
+    fixed(
+        vec![
+            by("frank", &["erin"], vec![], Some((0, false))),
+            by(
+                "alice",
+                &["bob"],
+                vec![write("req-a", None, "db-read", "2h")],
+                None,
+            ),
+            by("erin", &["frank"], vec![], Some((0, true))),
+            by(
+                "alice",
+                &["bob"],
+                vec![write("req-b", None, "db-read", "1h")],
+                None,
+            ),
+        ],
+        "2026-11-23T08:40:00Z",
+        &["req-b"],
+    );
+    // Validity at the approving commit is judged after that commit's own
+    // (approved) definitions change, approvals before it: alice leaves eng
+    // in the commit that bob approves her request in.
+    fixed(
+        vec![
+            by(
+                "alice",
+                &["erin", "bob"],
+                vec![write("req-a", None, "db-read", "2h")],
+                Some((0, false)),
+            ),
+            by("erin", &["frank"], vec![], Some((0, true))),
+            by(
+                "alice",
+                &[],
+                vec![write("req-b", None, "db-auto", "30m")],
+                None,
+            ),
+        ],
+        "2026-11-23T08:30:00Z",
+        &["req-b"],
+    );
+    // Approved while invalid (over the cap; requester not allowed): never
+    // grants, but is the version in force, so an approved edit of it takes
+    // effect (re-proposing it).
+    fixed(
+        vec![
+            by(
+                "alice",
+                &["bob"],
+                vec![write("req-a", None, "db-read", "5h")],
+                None,
+            ),
+            by(
+                "erin",
+                &["bob"],
+                vec![write("req-b", None, "db-read", "1h")],
+                None,
+            ),
+            by(
+                "alice",
+                &["carol"],
+                vec![write("req-a", None, "db-read", "4h")],
+                None,
+            ),
+            by(
+                "erin",
+                &["bob", "carol"],
+                vec![write("req-b", None, "db-two", "1h")],
+                None,
+            ),
+        ],
+        "2026-11-23T08:40:00Z",
+        &["req-a", "req-b"],
+    );
 }
