@@ -41,7 +41,7 @@ const STAT_NAMES: [&str; 8] = [
     "checks with an active grant",
     "versions taking effect",
     "approved versions not covering the content in force",
-    "reverts to the version in force",
+    "reverts to the version in force (no grant)",
     "versions in force but invalid then",
     "team changes taking effect",
     "team changes left pending",
@@ -459,6 +459,9 @@ struct InForce {
     approvers: BTreeSet<&'static str>,
     /// Valid against the definitions in force at the approving commit.
     valid_then: bool,
+    /// The file held something else since: this grant has ended for good
+    /// (an ending is durable), even if the content is restored.
+    ended: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -567,7 +570,10 @@ impl Oracle {
                 self.in_force.remove(name);
                 continue;
             };
-            let covers = old.as_ref() == self.in_force.get(name).map(|v| &v.req);
+            let is_in_force = Some(&req) == self.in_force.get(name).map(|v| &v.req);
+            // An approved commit covers its diff; one that lands back on the
+            // content in force covers nothing new.
+            let covers = old.as_ref() == self.in_force.get(name).map(|v| &v.req) || is_in_force;
             let by_requester = author == Some(req.requester);
             let counted: BTreeSet<&'static str> = approvals
                 .iter()
@@ -592,11 +598,14 @@ impl Oracle {
                         req,
                         approved_at: c.at,
                         approvers: counted,
+                        ended: false,
                     },
                 );
+            } else if !is_in_force && let Some(v) = self.in_force.get_mut(name) {
+                // Pending: the file no longer holds what was approved, so
+                // that grant ends, and a later revert does not bring it back.
+                v.ended = true;
             }
-            // Otherwise the path is pending (or, if `new` is the version in
-            // force, reverted to it with its original approval and window).
         }
         self.files = c.requests.clone();
     }
@@ -605,7 +614,11 @@ impl Oracle {
     fn active(&self, now: DateTime<Utc>) -> BTreeMap<String, Grant> {
         let mut out = BTreeMap::new();
         for (name, v) in &self.in_force {
-            if self.files.get(name) != Some(&v.req) || !v.valid_then || !valid(&v.req, self.teams) {
+            if self.files.get(name) != Some(&v.req)
+                || v.ended
+                || !v.valid_then
+                || !valid(&v.req, self.teams)
+            {
                 continue;
             }
             let start = v.approved_at;
@@ -842,7 +855,7 @@ fn fixed(steps: Vec<Step>, now: &str, want: &[&str]) {
 
 #[test]
 fn fixed_histories_reach_every_rule_of_the_oracle() {
-    // A revert to the version in force restores its original window.
+    // A revert to the version in force does not bring back its ended grant.
     fixed(
         vec![
             by(
@@ -860,7 +873,7 @@ fn fixed_histories_reach_every_rule_of_the_oracle() {
             by("alice", &[], vec![restore("req-a")], None),
         ],
         "2026-11-23T09:00:00Z",
-        &["req-a"],
+        &[],
     );
     // An approval never covers an earlier unapproved change; removing the
     // file and proposing again does.
