@@ -290,6 +290,30 @@ fn account_restricts_a_run_to_the_named_accounts() {
     let granted_now: Vec<usize> = (0..GOOD).filter(|&i| granted(&moto, i)).collect();
     assert_eq!(granted_now, vec![0, 1, 2]);
 
+    // A saved plan of a shard is applied by the same shard; applied by a
+    // run over every account it is not the plan jit derives, and refused.
+    let file = repo.work.join("../acct-3.plan");
+    let file = file.to_str().unwrap();
+    let out = jit(
+        &repo,
+        &moto,
+        &["plan", "--account", "acct-3", "--out", file],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let out = jit(&repo, &moto, &["apply", file]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(!granted(&moto, 3), "a refused plan file applies nothing");
+    let out = jit(&repo, &moto, &["apply", file, "--account", "acct-3"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let granted_now: Vec<usize> = (0..GOOD).filter(|&i| granted(&moto, i)).collect();
+    assert_eq!(granted_now, vec![0, 1, 2, 3]);
+
     // The broken account alone fails alone.
     let (plan, code) = plan_json(&repo, &moto, &["--account", "broken"]);
     assert_eq!(code, Some(1));
