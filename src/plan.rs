@@ -1193,7 +1193,7 @@ pub fn plan(
     }
 }
 
-fn summarize(actions: &[Action]) -> Summary {
+pub fn summarize(actions: &[Action]) -> Summary {
     let mut summary = Summary::default();
     for a in actions {
         *match a.action {

@@ -1,6 +1,6 @@
 //! Reading both sides (git history and IAM) into one value the planner takes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use git2::Repository;
 use serde_json::Value;
 
+use crate::config::Account;
 use crate::git::{self, endings, endings::Endings, history::Snapshot};
 use crate::iam::{AccountState, Cloud};
 use crate::plan::{self, Action, Plan};
@@ -17,14 +18,61 @@ use crate::policy;
 pub struct World {
     pub repo: Repository,
     pub snapshot: Snapshot,
-    /// IAM state per account id.
+    /// IAM state per account id, for the accounts read.
     pub iam: BTreeMap<String, AccountState>,
     /// Request versions `jit revoke` ended (local and origin's records).
     pub endings: Endings,
+    /// Declared accounts this run leaves alone, by id: nothing in them is
+    /// planned, applied or archived.
+    pub skipped: BTreeMap<String, Skipped>,
+}
+
+/// Why an account is left out of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// Not named by `--account`.
+    OutOfScope,
+    /// Its IAM could not be read: `account <name> (<id>): <error>`.
+    Unreadable(String),
+}
+
+/// Which accounts a run reads, plans and applies, and how many it reads at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// Account names (`--account`); empty means every declared account.
+    pub accounts: Vec<String>,
+    /// Accounts read at the same time (`--parallelism`).
+    pub parallelism: usize,
+}
+
+impl Default for Scope {
+    fn default() -> Scope {
+        Scope {
+            accounts: Vec::new(),
+            parallelism: 8,
+        }
+    }
 }
 
 /// Reads the access repo's branch and, for every declared account, IAM.
+/// Any account that cannot be read fails the whole read (for commands that
+/// must see every account, such as `jit revoke`).
 pub fn read(dir: &Path, cloud: &mut dyn Cloud) -> anyhow::Result<World> {
+    let world = read_scoped(dir, cloud, &Scope::default())?;
+    let unreadable = world.skipped.values().find_map(|s| match s {
+        Skipped::Unreadable(e) => Some(e),
+        Skipped::OutOfScope => None,
+    });
+    if let Some(e) = unreadable {
+        anyhow::bail!("reading IAM of {e}");
+    }
+    Ok(world)
+}
+
+/// Reads the branch and the IAM of the accounts in `scope`, several at once.
+/// An account that cannot be read is recorded in `skipped`, not an error:
+/// the others are planned and applied without it.
+pub fn read_scoped(dir: &Path, cloud: &mut dyn Cloud, scope: &Scope) -> anyhow::Result<World> {
     let snapshot = read_git(dir)?;
     let repo = git::open(dir)?;
     // Another runner's `jit revoke` may have ended a request whose archive
@@ -33,15 +81,45 @@ pub fn read(dir: &Path, cloud: &mut dyn Cloud) -> anyhow::Result<World> {
         log::warn!("could not fetch origin's ending records: {e:#}");
     }
     let endings = endings::read(&repo).context("reading the ending records (jit-endings)")?;
+    let declared = &snapshot.effective.accounts;
+    for name in &scope.accounts {
+        if !declared.contains_key(name) {
+            let known: Vec<&str> = declared.keys().map(String::as_str).collect();
+            anyhow::bail!(
+                "--account {name}: no account of that name in the approved definitions (accounts: {})",
+                known.join(", ")
+            );
+        }
+    }
+    let (chosen, others): (Vec<&Account>, Vec<&Account>) = declared
+        .values()
+        .partition(|a| scope.accounts.is_empty() || scope.accounts.contains(&a.name));
     let mut iam = BTreeMap::new();
-    for account in snapshot.effective.accounts.values() {
-        iam.insert(account.id.clone(), cloud.read(account)?);
+    let mut skipped = BTreeMap::new();
+    for (id, result) in cloud.read_all(&chosen, scope.parallelism) {
+        match result {
+            Ok(state) => {
+                iam.insert(id, state);
+            }
+            Err(e) => {
+                let name = chosen.iter().find(|a| a.id == id).map_or("?", |a| &a.name);
+                log::warn!("account {name} ({id}) could not be read: {e:#}");
+                let why = Skipped::Unreadable(format!("account {name} ({id}): {e:#}"));
+                skipped.insert(id, why);
+            }
+        }
+    }
+    for a in others {
+        if !iam.contains_key(&a.id) {
+            skipped.entry(a.id.clone()).or_insert(Skipped::OutOfScope);
+        }
     }
     Ok(World {
         repo,
         snapshot,
         iam,
         endings,
+        skipped,
     })
 }
 
@@ -52,7 +130,8 @@ pub fn read_git(dir: &Path) -> anyhow::Result<Snapshot> {
     git::history::read_branch(&git::open(dir)?)
 }
 
-/// Reads both sides and plans at `now`, timing it.
+/// Reads both sides (every account, strictly, as [`read`]) and plans at
+/// `now`, timing it.
 pub fn plan_now(
     dir: &Path,
     cloud: &mut dyn Cloud,
@@ -65,9 +144,49 @@ pub fn plan_now(
     Ok((world, plan))
 }
 
-/// The plan for `world` at `now`.
+/// Reads the accounts in `scope` ([`read_scoped`]) and plans at `now`: an
+/// unreadable account is a plan error, and the others are planned.
+pub fn plan_scoped(
+    dir: &Path,
+    cloud: &mut dyn Cloud,
+    now: DateTime<Utc>,
+    scope: &Scope,
+) -> anyhow::Result<(World, Plan)> {
+    let started = Instant::now();
+    let world = read_scoped(dir, cloud, scope)?;
+    let mut plan = plan_at(&world, now);
+    plan.stats.elapsed_ms = started.elapsed().as_millis();
+    Ok((world, plan))
+}
+
+/// The plan for `world` at `now`. Nothing is planned in a skipped account:
+/// no grant, no revocation (what could not be read is never revoked) and no
+/// archive move (an expired request's IAM objects there were not checked).
 pub fn plan_at(world: &World, now: DateTime<Utc>) -> Plan {
-    plan::plan(&world.snapshot, &world.iam, now, &world.endings)
+    let mut plan = plan::plan(&world.snapshot, &world.iam, now, &world.endings);
+    if world.skipped.is_empty() {
+        return plan;
+    }
+    plan.actions
+        .retain(|a| !world.skipped.contains_key(&a.account));
+    // The planner reports each grant in an account it was not given; the
+    // account's own line says it once.
+    let not_read: BTreeSet<String> = world
+        .skipped
+        .keys()
+        .map(|id| format!("account {id} was not read"))
+        .collect();
+    plan.errors.retain(|e| {
+        !e.split_once(": ")
+            .is_some_and(|(_, rest)| not_read.contains(rest))
+    });
+    let unreadable = world.skipped.values().filter_map(|s| match s {
+        Skipped::Unreadable(e) => Some(e.clone()),
+        Skipped::OutOfScope => None,
+    });
+    plan.errors = unreadable.chain(std::mem::take(&mut plan.errors)).collect();
+    plan.summary = plan::summarize(&plan.actions);
+    plan
 }
 
 /// Reads a plan file written by `jit plan --out`, refusing anything else

@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
                     policy::iam_time(ctx.now)
                 );
             }
-            let world = reconcile::read(&ctx.dir, &mut cloud)?;
+            let world = reconcile::read_scoped(&ctx.dir, &mut cloud, &ctx.scope)?;
             let stale = reconcile::stale_reasons(&saved, &world);
             if !stale.is_empty() {
                 ui.err(&format!(
@@ -67,7 +67,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
             (world, derived)
         }
         None => {
-            let (world, plan) = reconcile::plan_now(&ctx.dir, &mut cloud, ctx.now)?;
+            let (world, plan) = reconcile::plan_scoped(&ctx.dir, &mut cloud, ctx.now, &ctx.scope)?;
             show(ui, &plan, Format::Text)?;
             (world, plan)
         }

@@ -32,6 +32,22 @@ pub struct Cli {
     #[arg(long, global = true, env = "JIT_NOW", value_name = "RFC3339")]
     now: Option<String>,
 
+    /// Restrict plan and apply to the account NAME (repeatable): only its
+    /// IAM is read, planned, applied and archived. A CI matrix can shard the
+    /// accounts across jobs this way.
+    #[arg(long = "account", global = true, value_name = "NAME")]
+    accounts: Vec<String>,
+
+    /// Read at most N accounts' IAM at the same time.
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    parallelism: u16,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -49,10 +65,12 @@ enum Command {
     Fmt(fmt::Args),
 }
 
-/// What every command gets: where the access repo is and what time it is.
+/// What every command gets: where the access repo is, what time it is, and
+/// which accounts a reconciling run covers.
 pub struct Ctx {
     pub dir: PathBuf,
     pub now: DateTime<Utc>,
+    pub scope: crate::reconcile::Scope,
 }
 
 /// How a command that ran to its end went.
@@ -184,7 +202,15 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(text) => parse_time(text).context("--now / JIT_NOW")?,
         None => Utc::now(),
     };
-    let ctx = Ctx { dir: cli.dir, now };
+    let scope = crate::reconcile::Scope {
+        accounts: cli.accounts,
+        parallelism: usize::from(cli.parallelism),
+    };
+    let ctx = Ctx {
+        dir: cli.dir,
+        now,
+        scope,
+    };
     let ui = Ui::new();
     match cli.command {
         Command::Validate(args) => validate::run(&ctx, &ui, args),

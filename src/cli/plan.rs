@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         return run_pr(ctx, ui, base, format, args.detailed_exitcode);
     }
     let mut cloud = AwsCloud::new(ctx.now)?;
-    let (_, plan) = reconcile::plan_now(&ctx.dir, &mut cloud, ctx.now)?;
+    let (_, plan) = reconcile::plan_scoped(&ctx.dir, &mut cloud, ctx.now, &ctx.scope)?;
     show(ui, &plan, format)?;
     if let Some(path) = &args.out {
         std::fs::write(path, render::json(&plan))

@@ -278,130 +278,185 @@ fn sdk_error<E: std::error::Error + Send + Sync + 'static>(
     anyhow::Error::new(e).context(text)
 }
 
+/// Reads one account's IAM in O(pages). Owns what it needs, so several
+/// accounts can be read at once on one runtime.
+async fn read_account(client: Client, account: Account) -> anyhow::Result<AccountState> {
+    let account = &account;
+    let mut state = AccountState {
+        account_id: account.id.clone(),
+        ..Default::default()
+    };
+    let mut documents: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut attached: Vec<(String, String)> = Vec::new();
+    let mut unattached = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = client
+            .get_account_authorization_details()
+            .filter(EntityType::User)
+            .filter(EntityType::Role)
+            .filter(EntityType::LocalManagedPolicy)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        state.calls += 1;
+        for u in page.user_detail_list() {
+            let name = u.user_name().unwrap_or_default();
+            let principal = PrincipalKind::User;
+            read_principal(
+                &mut state,
+                &mut attached,
+                principal,
+                name,
+                u.user_policy_list(),
+                u.attached_managed_policies(),
+            )?;
+        }
+        for r in page.role_detail_list() {
+            let name = r.role_name().unwrap_or_default().to_string();
+            if let Some(id) = r.role_id() {
+                state.role_ids.insert(name.clone(), id.to_string());
+            }
+            if let Some(raw) = r.assume_role_policy_document() {
+                let doc = decode_document(raw)
+                    .with_context(|| format!("decoding the trust policy of role/{name}"))?;
+                let (foreign, owned) = split_trust(&doc);
+                state
+                    .foreign_trust_size
+                    .insert(name.clone(), iam_size(&policy::minify(&foreign)));
+                for (sid, statement) in owned {
+                    state.owned.push(Owned {
+                        target: Target::TrustStatement {
+                            role: name.clone(),
+                            sid,
+                        },
+                        document: policy::as_document(statement),
+                    });
+                }
+            }
+            let principal = PrincipalKind::Role;
+            read_principal(
+                &mut state,
+                &mut attached,
+                principal,
+                &name,
+                r.role_policy_list(),
+                r.attached_managed_policies(),
+            )?;
+        }
+        for p in page.policies() {
+            let arn = p.arn().unwrap_or_default().to_string();
+            if !is_owned_managed(&arn) {
+                continue;
+            }
+            let default = p
+                .policy_version_list()
+                .iter()
+                .find(|v| v.is_default_version());
+            if let Some(doc) = default.and_then(|v| v.document()) {
+                documents.insert(
+                    arn.clone(),
+                    decode_document(doc).with_context(|| format!("decoding {arn}"))?,
+                );
+            }
+            if p.attachment_count().unwrap_or(0) == 0 {
+                unattached.push(arn);
+            }
+        }
+        marker = page.marker().map(str::to_string);
+        if !page.is_truncated() || marker.is_none() {
+            break;
+        }
+    }
+    for (arn, principal) in attached
+        .into_iter()
+        .chain(unattached.into_iter().map(|a| (a, String::new())))
+    {
+        let (_, policy) = policy_path_and_name(&arn);
+        let document = documents
+            .get(&arn)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        state.owned.push(Owned {
+            target: Target::ManagedPolicy { policy, principal },
+            document,
+        });
+    }
+    state.owned.sort_by(|a, b| a.target.cmp(&b.target));
+    state
+        .revocation_lists
+        .sort_by(|a, b| a.target.cmp(&b.target));
+    log::debug!(
+        "account {} ({}): {} page(s), {} principals, {} jit-owned objects",
+        account.name,
+        account.id,
+        state.calls,
+        state.principals.len(),
+        state.owned.len()
+    );
+    Ok(state)
+}
+
 impl Cloud for AwsCloud {
     fn read(&mut self, account: &Account) -> anyhow::Result<AccountState> {
         let client = self.client(account);
-        let mut state = AccountState {
-            account_id: account.id.clone(),
-            ..Default::default()
-        };
-        let mut documents: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-        let mut attached: Vec<(String, String)> = Vec::new();
-        let mut unattached = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = self
-                .runtime
-                .block_on(
-                    client
-                        .get_account_authorization_details()
-                        .filter(EntityType::User)
-                        .filter(EntityType::Role)
-                        .filter(EntityType::LocalManagedPolicy)
-                        .set_marker(marker.clone())
-                        .send(),
-                )
-                .map_err(sdk_error)
-                .with_context(|| {
-                    format!("reading IAM of account {} ({})", account.name, account.id)
-                })?;
-            self.calls += 1;
-            state.calls += 1;
-            for u in page.user_detail_list() {
-                let name = u.user_name().unwrap_or_default();
-                let principal = PrincipalKind::User;
-                read_principal(
-                    &mut state,
-                    &mut attached,
-                    principal,
-                    name,
-                    u.user_policy_list(),
-                    u.attached_managed_policies(),
-                )?;
-            }
-            for r in page.role_detail_list() {
-                let name = r.role_name().unwrap_or_default().to_string();
-                if let Some(id) = r.role_id() {
-                    state.role_ids.insert(name.clone(), id.to_string());
-                }
-                if let Some(raw) = r.assume_role_policy_document() {
-                    let doc = decode_document(raw)
-                        .with_context(|| format!("decoding the trust policy of role/{name}"))?;
-                    let (foreign, owned) = split_trust(&doc);
-                    state
-                        .foreign_trust_size
-                        .insert(name.clone(), iam_size(&policy::minify(&foreign)));
-                    for (sid, statement) in owned {
-                        state.owned.push(Owned {
-                            target: Target::TrustStatement {
-                                role: name.clone(),
-                                sid,
-                            },
-                            document: policy::as_document(statement),
-                        });
+        let state = self
+            .runtime
+            .block_on(read_account(client, account.clone()))
+            .with_context(|| format!("reading IAM of account {} ({})", account.name, account.id))?;
+        self.calls += state.calls;
+        Ok(state)
+    }
+
+    /// At most `parallelism` accounts in flight on the one runtime; each
+    /// read has its own (cloned) client, so accounts wait on IAM together.
+    fn read_all(
+        &mut self,
+        accounts: &[&Account],
+        parallelism: usize,
+    ) -> Vec<(String, anyhow::Result<AccountState>)> {
+        let mut jobs: Vec<(Client, Account)> = accounts
+            .iter()
+            .map(|a| (self.client(a), (*a).clone()))
+            .collect();
+        jobs.reverse();
+        let limit = parallelism.max(1);
+        let mut results: BTreeMap<String, anyhow::Result<AccountState>> =
+            self.runtime.block_on(async move {
+                let mut running = tokio::task::JoinSet::new();
+                let mut ids = std::collections::HashMap::new();
+                let mut done = BTreeMap::new();
+                loop {
+                    while running.len() < limit
+                        && let Some((client, account)) = jobs.pop()
+                    {
+                        let id = account.id.clone();
+                        let task = running.spawn(read_account(client, account));
+                        ids.insert(task.id(), id);
+                    }
+                    let (task, result) = match running.join_next_with_id().await {
+                        None => break,
+                        Some(Ok((task, result))) => (task, result),
+                        Some(Err(e)) => (e.id(), Err(anyhow::anyhow!("reading IAM failed: {e}"))),
+                    };
+                    if let Some(id) = ids.remove(&task) {
+                        done.insert(id, result);
                     }
                 }
-                let principal = PrincipalKind::Role;
-                read_principal(
-                    &mut state,
-                    &mut attached,
-                    principal,
-                    &name,
-                    r.role_policy_list(),
-                    r.attached_managed_policies(),
-                )?;
-            }
-            for p in page.policies() {
-                let arn = p.arn().unwrap_or_default().to_string();
-                if !is_owned_managed(&arn) {
-                    continue;
-                }
-                let default = p
-                    .policy_version_list()
-                    .iter()
-                    .find(|v| v.is_default_version());
-                if let Some(doc) = default.and_then(|v| v.document()) {
-                    documents.insert(
-                        arn.clone(),
-                        decode_document(doc).with_context(|| format!("decoding {arn}"))?,
-                    );
-                }
-                if p.attachment_count().unwrap_or(0) == 0 {
-                    unattached.push(arn);
-                }
-            }
-            marker = page.marker().map(str::to_string);
-            if !page.is_truncated() || marker.is_none() {
-                break;
-            }
-        }
-        for (arn, principal) in attached
-            .into_iter()
-            .chain(unattached.into_iter().map(|a| (a, String::new())))
-        {
-            let (_, policy) = policy_path_and_name(&arn);
-            let document = documents
-                .get(&arn)
-                .cloned()
-                .unwrap_or(serde_json::Value::Null);
-            state.owned.push(Owned {
-                target: Target::ManagedPolicy { policy, principal },
-                document,
+                done
             });
+        let mut out = Vec::with_capacity(accounts.len());
+        for a in accounts {
+            let result = results
+                .remove(&a.id)
+                .unwrap_or_else(|| Err(anyhow::anyhow!("account {} was not read", a.id)));
+            if let Ok(state) = &result {
+                self.calls += state.calls;
+            }
+            out.push((a.id.clone(), result));
         }
-        state.owned.sort_by(|a, b| a.target.cmp(&b.target));
-        state
-            .revocation_lists
-            .sort_by(|a, b| a.target.cmp(&b.target));
-        log::debug!(
-            "account {} ({}): {} page(s), {} principals, {} jit-owned objects",
-            account.name,
-            account.id,
-            state.calls,
-            state.principals.len(),
-            state.owned.len()
-        );
-        Ok(state)
+        out
     }
 
     fn put(

@@ -284,6 +284,20 @@ impl AccountState {
 /// The cloud's IAM: read one account in O(pages), write one object at a time.
 pub trait Cloud {
     fn read(&mut self, account: &Account) -> anyhow::Result<AccountState>;
+    /// Reads several accounts, at most `parallelism` at a time, and answers
+    /// for each (by account id, in the order given) on its own: one failing
+    /// account does not stop the others. By default one after the other.
+    fn read_all(
+        &mut self,
+        accounts: &[&Account],
+        parallelism: usize,
+    ) -> Vec<(String, anyhow::Result<AccountState>)> {
+        let _ = parallelism;
+        accounts
+            .iter()
+            .map(|a| (a.id.clone(), self.read(a)))
+            .collect()
+    }
     /// Creates or replaces the object with this document (minified JSON).
     /// `replaces`, a trust statement on the same role, is removed in the
     /// same write (a Sid migration never leaves a gap in access).
