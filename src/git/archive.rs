@@ -102,11 +102,14 @@ fn destination(tree: &Tree, planned: &str) -> (Option<String>, Option<String>) {
     let Err(problem) = free(tree, planned) else {
         return (Some(planned.to_string()), None);
     };
+    // A file already at the path is an earlier archive of the same name
+    // (names are reused): the next free name is routine, not a problem.
+    let routine = problem.ends_with("already taken by a file");
     let stem = planned.strip_suffix(".hcl").unwrap_or(planned);
     for n in 2..=100 {
         let candidate = format!("{stem}-{n}.hcl");
         match free(tree, &candidate) {
-            Ok(()) => return (Some(candidate), Some(problem)),
+            Ok(()) => return (Some(candidate), (!routine).then_some(problem)),
             // The folder itself is blocked: no name in it will do.
             Err(e) if !e.starts_with(&candidate) => return (None, Some(problem)),
             Err(_) => {}
@@ -220,8 +223,21 @@ pub fn advance_branch(repo: &Repository, branch: &str, tip: Oid) -> anyhow::Resu
         let dir = repo
             .workdir()
             .ok_or_else(|| anyhow!("repository has no work tree"))?;
-        git(dir, &["reset", "--quiet", "--keep", &tip.to_string()])
-            .context("updating the checked-out branch to jit's archive commit")?;
+        // The branch first: if it cannot move (locked, raced), nothing in
+        // the index or work tree has changed, so no half-done move is left
+        // staged for a person's next commit. Then the work tree follows.
+        let old = repo.refname_to_id(&format!("refs/heads/{branch}"))?;
+        let (old, tip) = (old.to_string(), tip.to_string());
+        git(
+            dir,
+            &["update-ref", &format!("refs/heads/{branch}"), &tip, &old],
+        )
+        .context("moving the checked-out branch to jit's archive commit")?;
+        if git(dir, &["read-tree", "-m", "-u", &old, &tip]).is_err() {
+            git(dir, &["reset", "--quiet", "--keep", &tip]).with_context(|| {
+                format!("the branch is at jit's archive commit {tip}, but the work tree could not follow; run `git reset --keep {tip}`")
+            })?;
+        }
     } else {
         repo.reference(&format!("refs/heads/{branch}"), tip, true, "jit: archive")?;
     }
