@@ -131,8 +131,7 @@ impl Walker<'_, '_> {
         if changed.is_empty() {
             return Ok(());
         }
-        let before = self.judge.definitions().before(position).clone();
-        let before = &before;
+        let before = self.judge.definitions().before(position);
         let ev = self.judge.evidence(commit, before, None)?;
         let author = author_label(before, &ev);
         for object in changed {
@@ -167,8 +166,7 @@ impl Walker<'_, '_> {
         old: Option<Oid>,
         new: Option<Oid>,
     ) -> anyhow::Result<()> {
-        let before = self.judge.definitions().before(position).clone();
-        let before = &before;
+        let before = self.judge.definitions().before(position);
         let by_bot = commit
             .author()
             .email()

@@ -303,7 +303,8 @@ pub fn push(repo: &Repository, branch: &str, bot: &Bot) -> anyhow::Result<Pushed
     )
 }
 
-fn is_rejected(e: &anyhow::Error) -> bool {
+/// Whether a push failed because origin moved on (not for another reason).
+pub(crate) fn is_rejected(e: &anyhow::Error) -> bool {
     let text = format!("{e:#}");
     ["non-fast-forward", "fetch first", "[rejected]", "rejected"]
         .iter()
@@ -311,7 +312,7 @@ fn is_rejected(e: &anyhow::Error) -> bool {
 }
 
 /// Runs git in `dir`; an error carries its stderr.
-fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)

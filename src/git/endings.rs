@@ -10,13 +10,12 @@
 //! Inspect with `git log origin/jit-endings`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use git2::{FileMode, Oid, Repository, Signature, Time};
 
+use super::archive::{git, is_rejected};
 use crate::config::Bot;
 
 /// The local branch holding the records.
@@ -236,31 +235,6 @@ pub fn push(repo: &Repository, bot: &Bot) -> anyhow::Result<()> {
 
 fn dir(repo: &Repository) -> std::path::PathBuf {
     repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf()
-}
-
-fn is_rejected(e: &anyhow::Error) -> bool {
-    let text = format!("{e:#}");
-    ["non-fast-forward", "fetch first", "[rejected]", "rejected"]
-        .iter()
-        .any(|s| text.contains(s))
-}
-
-fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .context("running git (is it installed?)")?;
-    if !out.status.success() {
-        bail!(
-            "git {} failed: {}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim(),
-            String::from_utf8_lossy(&out.stdout).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[cfg(test)]

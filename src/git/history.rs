@@ -538,7 +538,7 @@ impl<'a, 'r> Judge<'a, 'r> {
         }
     }
 
-    pub fn definitions(&self) -> &DefinitionsWalk {
+    pub fn definitions(&self) -> &'a DefinitionsWalk {
         self.defs
     }
 
