@@ -1302,31 +1302,14 @@ pub fn plan_revoke(
         }
     }
     actions.extend(revocation_actions(iam, &required, now, false));
-    let account = parse_principal_arn(&principal)
-        .map(|p| p.account)
-        .unwrap_or_default();
-    let to = archive_path(name, now);
-    actions.push(Action {
-        action: ActionKind::Archive,
-        request: name.to_string(),
-        principal,
-        account,
-        target: format!("requests/{name}.hcl -> {to}"),
-        start: window.map(|w| w.0),
-        end: window.map(|w| w.1),
-        detail: format!("revoked by {by}: {reason}"),
-        iam: None,
-        archive: Some(ArchiveMove {
-            from: format!("requests/{name}.hcl"),
-            to,
-            contract: req.contract.clone(),
-            requester: req.requester.clone(),
-            approved_by: record.approver_emails.clone(),
-            outcome: Outcome::Revoked,
-            reason: Some(reason.to_string()),
-            revoked_by: Some(by.to_string()),
-        }),
-    });
+    actions.push(revoked_archive(
+        snapshot,
+        record,
+        now,
+        by,
+        reason,
+        format!("revoked by {by}: {reason}"),
+    ));
     Ok(Plan {
         format_version: FORMAT_VERSION.into(),
         branch: snapshot.branch.clone(),
@@ -1355,6 +1338,32 @@ pub fn archive_path(name: &str, end: DateTime<Utc>) -> String {
 /// The archive move of a request version whose ending `jit revoke` recorded
 /// (its IAM objects, if any are left, are revoked as unexplained).
 fn ended_archive(snapshot: &Snapshot, record: &RequestRecord, ending: &Ending) -> Action {
+    let detail = format!(
+        "ended {} by {}: {}",
+        policy::iam_time(ending.at),
+        ending.by,
+        ending.reason
+    );
+    revoked_archive(
+        snapshot,
+        record,
+        ending.at,
+        &ending.by,
+        &ending.reason,
+        detail,
+    )
+}
+
+/// The archive move of a request revoked at `at` by `by` for `reason`
+/// (`jit revoke` now, or a recorded ending later): `Jit-Outcome: revoked`.
+fn revoked_archive(
+    snapshot: &Snapshot,
+    record: &RequestRecord,
+    at: DateTime<Utc>,
+    by: &str,
+    reason: &str,
+    detail: String,
+) -> Action {
     let req = &record.request;
     let principal = snapshot
         .effective
@@ -1367,7 +1376,7 @@ fn ended_archive(snapshot: &Snapshot, record: &RequestRecord, ending: &Ending) -
         .is_approved()
         .then(|| window(record))
         .flatten();
-    let to = archive_path(&req.name, ending.at);
+    let to = archive_path(&req.name, at);
     Action {
         action: ActionKind::Archive,
         request: req.name.clone(),
@@ -1378,12 +1387,7 @@ fn ended_archive(snapshot: &Snapshot, record: &RequestRecord, ending: &Ending) -
         target: format!("requests/{}.hcl -> {to}", req.name),
         start: window.map(|w| w.0),
         end: window.map(|w| w.1),
-        detail: format!(
-            "ended {} by {}: {}",
-            policy::iam_time(ending.at),
-            ending.by,
-            ending.reason
-        ),
+        detail,
         iam: None,
         archive: Some(ArchiveMove {
             from: format!("requests/{}.hcl", req.name),
@@ -1392,8 +1396,8 @@ fn ended_archive(snapshot: &Snapshot, record: &RequestRecord, ending: &Ending) -
             requester: req.requester.clone(),
             approved_by: record.approver_emails.clone(),
             outcome: Outcome::Revoked,
-            reason: Some(ending.reason.clone()),
-            revoked_by: Some(ending.by.clone()),
+            reason: Some(reason.to_string()),
+            revoked_by: Some(by.to_string()),
         }),
     }
 }

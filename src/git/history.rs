@@ -107,7 +107,7 @@ pub fn read_branch(repo: &Repository) -> anyhow::Result<Snapshot> {
                 "`{wanted}` leads back to a branch already read (tip {})",
                 super::short(tip)
             )),
-            Ok(tip) if on_first_parent_chain(repo, tip, approving)? => Ok(tip),
+            Ok(tip) if super::on_first_parent_chain(repo, tip, approving)? => Ok(tip),
             Ok(_) => Err(format!(
                 "branch `{wanted}`'s first-parent history does not contain the approving commit {}",
                 super::short(approving)
@@ -131,20 +131,6 @@ pub fn read_branch(repo: &Repository) -> anyhow::Result<Snapshot> {
                 });
                 return Ok(snapshot);
             }
-        }
-    }
-}
-
-/// Whether `target` is on the first-parent chain ending at `tip`.
-fn on_first_parent_chain(repo: &Repository, tip: Oid, target: Oid) -> anyhow::Result<bool> {
-    let mut commit = repo.find_commit(tip)?;
-    loop {
-        if commit.id() == target {
-            return Ok(true);
-        }
-        match commit.parent_id(0) {
-            Ok(parent) => commit = repo.find_commit(parent)?,
-            Err(_) => return Ok(false),
         }
     }
 }
@@ -272,11 +258,6 @@ pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
         chain.push(link);
     }
     Ok(chain)
-}
-
-/// First-parent commits from the root to `head`, oldest first.
-pub fn first_parent_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Oid>> {
-    Ok(read_chain(repo, head)?.into_iter().map(|l| l.oid).collect())
 }
 
 pub struct DefinitionsWalk {

@@ -39,17 +39,25 @@ pub fn start_branch(repo: &Repository) -> anyhow::Result<(String, Oid)> {
     let Some(checked_out) = repo.head().ok().and_then(|h| h.target()) else {
         return Ok((branch, tip));
     };
+    if on_first_parent_chain(repo, tip, checked_out)? {
+        return Ok((branch, tip));
+    }
+    anyhow::bail!(
+        "HEAD is detached at {}, which is not on the first-parent history of branch `{branch}` (settings.branch); check out the branch jit should follow: git checkout -B {branch} origin/{branch}",
+        short(checked_out)
+    )
+}
+
+/// Whether `target` is on the first-parent chain ending at `tip`.
+pub fn on_first_parent_chain(repo: &Repository, tip: Oid, target: Oid) -> anyhow::Result<bool> {
     let mut commit = repo.find_commit(tip)?;
     loop {
-        if commit.id() == checked_out {
-            return Ok((branch, tip));
+        if commit.id() == target {
+            return Ok(true);
         }
         match commit.parent_id(0) {
             Ok(parent) => commit = repo.find_commit(parent)?,
-            Err(_) => anyhow::bail!(
-                "HEAD is detached at {}, which is not on the first-parent history of branch `{branch}` (settings.branch); check out the branch jit should follow: git checkout -B {branch} origin/{branch}",
-                short(checked_out)
-            ),
+            Err(_) => return Ok(false),
         }
     }
 }
