@@ -15,5 +15,6 @@ pub mod policy;
 pub mod pr;
 pub mod reconcile;
 pub mod render;
+pub mod runtime;
 pub mod status;
 pub mod worktree;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, Response};
+use reqwest::{Client, Response};
 use serde::Deserialize;
 
 /// What GitHub says about the pull request behind a commit.
@@ -71,6 +71,8 @@ impl GithubClient {
         }
         let base =
             std::env::var("GITHUB_API_URL").unwrap_or_else(|_| "https://api.github.com".into());
+        // The client's timers and TLS provider come from the shared runtime.
+        let _runtime = crate::runtime::get().enter();
         let http = Client::builder()
             .user_agent(concat!("jit/", env!("CARGO_PKG_VERSION")))
             .timeout(Duration::from_secs(30))
@@ -148,7 +150,7 @@ impl GithubClient {
             }
             self.calls += 1;
             log::debug!("GET {url} (attempt {attempt})");
-            let resp = match req.send() {
+            let resp = match crate::runtime::block_on(async { req.send().await }) {
                 Ok(r) => r,
                 Err(_) if attempt < 4 => {
                     std::thread::sleep(delay);
@@ -167,8 +169,7 @@ impl GithubClient {
                 return Err(http_error(url, resp));
             }
             let link = next_link(resp.headers().get("link").and_then(|v| v.to_str().ok()));
-            let body = resp
-                .json::<T>()
+            let body = crate::runtime::block_on(resp.json::<T>())
                 .with_context(|| format!("GET {url}: unexpected response body"))?;
             return Ok((body, link));
         }
@@ -187,7 +188,7 @@ fn http_error(url: &str, resp: Response) -> anyhow::Error {
     };
     let remaining = header("x-ratelimit-remaining");
     let reset = header("x-ratelimit-reset").and_then(|r| r.parse::<i64>().ok());
-    let body = resp.text().unwrap_or_default();
+    let body = crate::runtime::block_on(resp.text()).unwrap_or_default();
     match status {
         StatusCode::UNAUTHORIZED => anyhow!(
             "GitHub rejected the credentials (401) for {url}: set GITHUB_TOKEN to a valid token"

@@ -21,7 +21,7 @@ use crate::config::validate::PrincipalKind;
 use crate::policy::{self, iam_size};
 
 pub struct AwsCloud {
-    runtime: tokio::runtime::Runtime,
+    runtime: &'static tokio::runtime::Runtime,
     base: SdkConfig,
     clients: BTreeMap<String, Client>,
     calls: usize,
@@ -31,9 +31,7 @@ impl AwsCloud {
     /// Credentials, region and endpoint from the standard AWS chain. The
     /// clock is not used: every time jit writes to IAM comes from the plan.
     pub fn new(_now: DateTime<Utc>) -> anyhow::Result<AwsCloud> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let runtime = crate::runtime::get();
         let base = runtime.block_on(
             aws_config::defaults(BehaviorVersion::latest())
                 .region(
@@ -47,9 +45,7 @@ impl AwsCloud {
 
     /// A cloud on an explicit endpoint with static test credentials.
     pub fn for_endpoint(_now: DateTime<Utc>, endpoint: &str) -> anyhow::Result<AwsCloud> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let runtime = crate::runtime::get();
         let credentials =
             aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "static");
         let base = SdkConfig::builder()
@@ -63,7 +59,7 @@ impl AwsCloud {
         Ok(Self::with_config(runtime, base))
     }
 
-    fn with_config(runtime: tokio::runtime::Runtime, base: SdkConfig) -> AwsCloud {
+    fn with_config(runtime: &'static tokio::runtime::Runtime, base: SdkConfig) -> AwsCloud {
         AwsCloud {
             runtime,
             base,
