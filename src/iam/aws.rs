@@ -25,6 +25,8 @@ pub struct AwsCloud {
     base: SdkConfig,
     clients: BTreeMap<String, Client>,
     calls: usize,
+    /// The Identity Center instance read last (its writes go there).
+    identity_center: Option<super::sso::Session>,
 }
 
 impl AwsCloud {
@@ -65,6 +67,7 @@ impl AwsCloud {
             base,
             clients: BTreeMap::new(),
             calls: 0,
+            identity_center: None,
         }
     }
 
@@ -466,6 +469,11 @@ impl Cloud for AwsCloud {
         let rt = &self.runtime;
         let what = || format!("writing {target} in account {}", account.id);
         match target {
+            Target::PermissionSet { name } => {
+                let session = self.identity_center.as_mut();
+                super::sso::put(rt, session, &account.id, name, document, &mut self.calls)
+                    .with_context(what)?;
+            }
             Target::UserPolicy { user, policy } => {
                 rt.block_on(
                     client
@@ -605,6 +613,10 @@ impl Cloud for AwsCloud {
         let rt = &self.runtime;
         let what = || format!("removing {target} in account {}", account.id);
         match target {
+            Target::PermissionSet { name } => {
+                let session = self.identity_center.as_mut();
+                super::sso::delete(rt, session, name, &mut self.calls).with_context(what)?;
+            }
             Target::TrustStatement { role, sid } => {
                 let got = rt.block_on(client.get_role().role_name(role).send());
                 self.calls += 1;
@@ -710,6 +722,21 @@ impl Cloud for AwsCloud {
 
     fn calls(&self) -> usize {
         self.calls
+    }
+
+    fn read_identity_center(
+        &mut self,
+        ic: &crate::config::IdentityCenter,
+        via: Option<&Account>,
+        users: &[String],
+    ) -> anyhow::Result<super::IdentityCenterState> {
+        let role_arn = via.and_then(|a| a.role_arn.as_deref());
+        let mut session = super::sso::connect(self.runtime, &self.base, ic, role_arn);
+        let state = super::sso::read(self.runtime, &mut session, users)
+            .with_context(|| format!("reading IAM Identity Center {}", ic.instance_arn))?;
+        self.calls += state.calls;
+        self.identity_center = Some(session);
+        Ok(state)
     }
 }
 
