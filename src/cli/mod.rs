@@ -5,6 +5,7 @@ mod apply;
 mod audit;
 mod fmt;
 mod plan;
+mod progress;
 mod request;
 mod revoke;
 mod status;
