@@ -534,3 +534,55 @@ fn quotas_are_plan_errors_and_nothing_is_written() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(w.names().is_empty(), "never half-applied");
 }
+
+#[test]
+fn the_identity_center_block_is_admin_guarded_and_fails_closed() {
+    let w = world();
+    w.request("alice-data", "alice", "3h");
+    w.apply(DURING);
+    let jit_hcl = w.repo.read("jit.hcl");
+
+    // Pointing jit at another instance is a settings change: not in force
+    // until the admins approve it.
+    w.repo.write(
+        "jit.hcl",
+        &jit_hcl.replace(&w.instance, "arn:aws:sso:::instance/ssoins-elsewhere0000"),
+    );
+    w.repo
+        .commit("alice", "2026-11-23T09:40:00Z", "Move instance", &["bob"]);
+    let (plan, _) = w.plan("2026-11-23T09:45:00Z");
+    assert!(actions(&plan).is_empty(), "{:?}", actions(&plan));
+    assert!(
+        plan["unapproved"][0]
+            .as_str()
+            .is_some_and(|u| u.starts_with("settings changed in ")),
+        "{}",
+        plan["unapproved"]
+    );
+
+    // Reverted; then an approved block jit cannot fully read grants
+    // nothing: the live grant is revoked, and the error names the block.
+    w.repo.write("jit.hcl", &jit_hcl);
+    w.repo
+        .commit("alice", "2026-11-23T09:46:00Z", "Revert", &[]);
+    w.repo.write(
+        "jit.hcl",
+        &jit_hcl.replace("  region ", "  colour = \"red\"\n  region "),
+    );
+    w.repo
+        .commit("bob", "2026-11-23T09:50:00Z", "Colour", &["erin"]);
+    let (plan, code) = w.plan("2026-11-23T09:55:00Z");
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        actions(&plan),
+        [act("revoke", "alice-data", "permission set jit-alice-data")]
+    );
+    assert!(
+        errors(&plan)
+            .iter()
+            .any(|e| e.contains("the identity_center block")
+                && e.contains("unknown attribute `colour`")),
+        "{:#?}",
+        errors(&plan)
+    );
+}
