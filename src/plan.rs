@@ -781,6 +781,23 @@ fn check_identity_center(
     }
 }
 
+/// The account each request's permission set belongs in (by permission set
+/// name), for the requests under `requests/` whose contract grants through
+/// Identity Center.
+pub fn permission_set_accounts(snapshot: &Snapshot) -> BTreeMap<String, String> {
+    let defs = &snapshot.effective;
+    snapshot
+        .requests
+        .iter()
+        .filter_map(|r| {
+            let c = defs.contracts.get(&r.request.contract)?;
+            (c.mode == Mode::IdentityCenter).then_some(())?;
+            let account = validate::contract_account(defs, c).ok()?;
+            Some((permission_set_name(&r.request.name), account))
+        })
+        .collect()
+}
+
 /// Puts each permission set jit owns into the state of the account it
 /// belongs to, so that the plan finds, diffs and revokes it like any other
 /// object: the account its request's contract names (when that account was
@@ -794,16 +811,7 @@ pub fn place_permission_sets(
     iam: &mut BTreeMap<String, AccountState>,
 ) {
     let defs = &snapshot.effective;
-    let expected: std::collections::HashMap<String, String> = snapshot
-        .requests
-        .iter()
-        .filter_map(|r| {
-            let c = defs.contracts.get(&r.request.contract)?;
-            (c.mode == Mode::IdentityCenter).then_some(())?;
-            let account = validate::contract_account(defs, c).ok()?;
-            Some((permission_set_name(&r.request.name), account))
-        })
-        .collect();
+    let expected = permission_set_accounts(snapshot);
     let fallback = defs
         .settings
         .identity_center

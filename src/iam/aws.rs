@@ -501,7 +501,7 @@ impl Cloud for AwsCloud {
     fn delete(&mut self, account: &Account, target: &Target) -> anyhow::Result<()> {
         if let Target::PermissionSet { name } = target {
             let session = self.identity_center.as_mut();
-            return super::sso::delete(self.runtime, session, name, &mut self.calls)
+            return super::sso::delete(self.runtime, session, &account.id, name, &mut self.calls)
                 .with_context(|| format!("removing {target} in account {}", account.id));
         }
         let client = self.client(account);
@@ -643,10 +643,11 @@ impl Cloud for AwsCloud {
         ic: &crate::config::IdentityCenter,
         via: Option<&Account>,
         users: &[String],
+        expected: &BTreeMap<String, String>,
     ) -> anyhow::Result<super::IdentityCenterState> {
         let role_arn = via.and_then(|a| a.role_arn.as_deref());
         let mut session = super::sso::connect(self.runtime, &self.base, ic, role_arn);
-        let state = super::sso::read(self.runtime, &mut session, users)
+        let state = super::sso::read(self.runtime, &mut session, users, expected)
             .with_context(|| format!("reading IAM Identity Center {}", ic.instance_arn))?;
         self.calls += state.calls;
         self.identity_center = Some(session);

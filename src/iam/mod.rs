@@ -451,15 +451,18 @@ pub trait Cloud {
     fn calls(&self) -> usize;
     /// Reads the Identity Center instance `ic` (through the credentials of
     /// `via`, when given) and resolves the Identity Store `users` (by
-    /// UserName) to their ids. Writes of `Target::PermissionSet` go to the
-    /// instance read last.
+    /// UserName) to their ids. `expected` names the account each known
+    /// permission set belongs in: its assignments there are read whatever
+    /// the provisioning list says. Writes of `Target::PermissionSet` go to
+    /// the instance read last.
     fn read_identity_center(
         &mut self,
         ic: &crate::config::IdentityCenter,
         via: Option<&Account>,
         users: &[String],
+        expected: &BTreeMap<String, String>,
     ) -> anyhow::Result<IdentityCenterState> {
-        let _ = (ic, via, users);
+        let _ = (ic, via, users, expected);
         anyhow::bail!("this cloud does not support IAM Identity Center")
     }
 }

@@ -100,14 +100,17 @@ pub fn read(
     runtime: &tokio::runtime::Runtime,
     session: &mut Session,
     users: &[String],
+    expected: &BTreeMap<String, String>,
 ) -> anyhow::Result<IdentityCenterState> {
+    let expected = expected.clone();
     let admin = session.admin.clone();
     let store = session.store.clone();
     let instance = session.instance.clone();
     let store_id = session.identity_store_id.clone();
     let users = users.to_vec();
-    let state = runtime
-        .block_on(async move { read_instance(admin, store, instance, store_id, users).await })?;
+    let state = runtime.block_on(async move {
+        read_instance(admin, store, instance, store_id, users, expected).await
+    })?;
     session.arns = state
         .owned
         .iter()
@@ -122,7 +125,9 @@ async fn read_instance(
     instance: String,
     store_id: String,
     users: Vec<String>,
+    expected: BTreeMap<String, String>,
 ) -> anyhow::Result<IdentityCenterState> {
+    let expected = std::sync::Arc::new(expected);
     let mut state = IdentityCenterState {
         instance_arn: instance.clone(),
         ..Default::default()
@@ -155,7 +160,12 @@ async fn read_instance(
         while running.len() < READ_PARALLELISM
             && let Some(arn) = pending.next()
         {
-            running.spawn(read_permission_set(admin.clone(), instance.clone(), arn));
+            running.spawn(read_permission_set(
+                admin.clone(),
+                instance.clone(),
+                arn,
+                expected.clone(),
+            ));
         }
         match running.join_next().await {
             None => break,
@@ -211,11 +221,14 @@ async fn read_instance(
 }
 
 /// One permission set: `None` when jit does not own it (its name does not
-/// start with `jit-`), else its state. Returns the calls made.
+/// start with `jit-`), else its state, with its assignments in the accounts
+/// it is provisioned to and in the one `expected` names for it. Returns the
+/// calls made.
 async fn read_permission_set(
     admin: Client,
     instance: String,
     arn: String,
+    expected: std::sync::Arc<BTreeMap<String, String>>,
 ) -> anyhow::Result<(usize, Option<PermissionSetState>)> {
     let what = || format!("reading permission set {arn}");
     let described = admin
@@ -283,7 +296,8 @@ async fn read_permission_set(
             .iter()
             .map(customer_reference_key),
     );
-    let (assignments, accounts, more) = assignments_of(&admin, &instance, &arn).await?;
+    let home = expected.get(&name).map(String::as_str);
+    let (assignments, accounts, more) = assignments_of(&admin, &instance, &arn, home).await?;
     calls += more;
     let document = policy::permission_set_document(&inline, &session, assignments, managed);
     Ok((
@@ -305,12 +319,15 @@ fn customer_reference_key(r: &CustomerManagedPolicyReference) -> String {
     format!("customer:{}{}", r.path().unwrap_or("/"), r.name())
 }
 
-/// Every assignment of a permission set (`account:TYPE:id`), and the
+/// Every assignment of a permission set (`account:TYPE:id`) in the accounts
+/// it is provisioned to and in `also` (where jit expects it: a provisioning
+/// list can lag or, in some emulators, name the wrong account), and the
 /// accounts it is provisioned to or assigned in, with the calls made.
 async fn assignments_of(
     admin: &Client,
     instance: &str,
     arn: &str,
+    also: Option<&str>,
 ) -> anyhow::Result<(Vec<String>, Vec<String>, usize)> {
     let mut calls = 0;
     let mut accounts = Vec::new();
@@ -332,6 +349,8 @@ async fn assignments_of(
             break;
         }
     }
+    let provisioned = accounts.clone();
+    accounts.extend(also.map(str::to_string));
     accounts.sort();
     accounts.dedup();
     let mut assignments = Vec::new();
@@ -366,6 +385,16 @@ async fn assignments_of(
     }
     assignments.sort();
     assignments.dedup();
+    let mut accounts: Vec<String> = provisioned
+        .into_iter()
+        .chain(
+            assignments
+                .iter()
+                .filter_map(|a| a.split(':').next().map(str::to_string)),
+        )
+        .collect();
+    accounts.sort();
+    accounts.dedup();
     Ok((assignments, accounts, calls))
 }
 
@@ -570,7 +599,7 @@ pub fn put(
             }
         };
         // Take away first: assignments nobody asked for, managed policies.
-        let (current, _, more) = assignments_of(&admin, &instance, &arn).await?;
+        let (current, _, more) = assignments_of(&admin, &instance, &arn, Some(&account)).await?;
         *calls += more;
         let current: BTreeSet<String> = current.into_iter().collect();
         for extra in current.difference(&wanted) {
@@ -686,11 +715,14 @@ async fn detach_managed(
     Ok(())
 }
 
-/// Deletes every assignment of permission set `name`, then the permission
-/// set. One that is already gone (or was never read) is not an error.
+/// Deletes every assignment of permission set `name` (in the accounts it is
+/// provisioned to, and in `account`, where the plan found it), then the
+/// permission set. One that is already gone (or was never read) is not an
+/// error.
 pub fn delete(
     runtime: &tokio::runtime::Runtime,
     session: Option<&mut Session>,
+    account: &str,
     name: &str,
     calls: &mut usize,
 ) -> anyhow::Result<()> {
@@ -702,7 +734,7 @@ pub fn delete(
     let admin = session.admin.clone();
     let instance = session.instance.clone();
     runtime.block_on(async {
-        let (current, _, more) = assignments_of(&admin, &instance, &arn).await?;
+        let (current, _, more) = assignments_of(&admin, &instance, &arn, Some(account)).await?;
         *calls += more;
         for a in &current {
             delete_assignment(&admin, &instance, &arn, a, calls).await?;
@@ -748,7 +780,8 @@ pub fn read_for(
         .filter_map(|r| defs.users.get(&r.request.requester)?.sso.clone())
         .collect();
     let users: Vec<String> = users.into_iter().collect();
-    match cloud.read_identity_center(ic, via, &users) {
+    let expected = crate::plan::permission_set_accounts(snapshot);
+    match cloud.read_identity_center(ic, via, &users, &expected) {
         Ok(state) => {
             crate::plan::place_permission_sets(snapshot, &state, iam);
             Some(Ok(state))
