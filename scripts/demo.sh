@@ -33,6 +33,23 @@ for name in ["alice", "bob", "carol", "dave", "erin", "frank"]:
 print("created users:", ", ".join(u["UserName"] for u in iam.list_users()["Users"]))
 PY
 
+step "IAM Identity Center in moto: its instance, and grace in its Identity Store (she has no IAM user)"
+read -r sso_instance sso_store < <("$py" - <<'PY'
+import boto3
+i = boto3.client("sso-admin").list_instances()["Instances"][0]
+print(i["InstanceArn"], i["IdentityStoreId"])
+PY
+)
+export sso_instance sso_store
+"$py" - <<'PY'
+import boto3, os
+store = boto3.client("identitystore")
+user = store.create_user(IdentityStoreId=os.environ["sso_store"], UserName="grace@acme.example",
+                         DisplayName="Grace", Name={"GivenName": "Grace", "FamilyName": "Hopper"})
+print(f"instance {os.environ['sso_instance']}, identity store {os.environ['sso_store']}")
+print("created Identity Store user grace@acme.example:", user["UserId"])
+PY
+
 step "Building an access repo from examples/acme with approved merges"
 git init --quiet --bare "$work/origin.git"
 git init --quiet -b main "$work/access"
@@ -46,6 +63,8 @@ commit_as() { # name email date message...
 }
 cp -r "$repo_root/examples/acme/." .
 mv requests /tmp/jit-demo-requests-$$ && mkdir requests
+# The example names a placeholder instance: use moto's.
+sed -i "s|arn:aws:sso:::instance/ssoins-0123456789abcdef|$sso_instance|; s|d-1234567890|$sso_store|" jit.hcl
 git add -A
 commit_as Erin erin@acme.example 2026-11-23T08:00:00Z -m "Acme access definitions"
 cp /tmp/jit-demo-requests-$$/alice-inc-1234.hcl requests/
@@ -60,6 +79,17 @@ git add -A
 commit_as Frank frank@acme.example 2026-11-23T09:20:00Z -m "S3 backfill of exports (#14)" \
     -m "Approved-by: Bob <bob@acme.example>
 Approved-by: Erin <erin@acme.example>"
+cat > requests/grace-dev-debug.hcl <<'HCL'
+request "grace-dev-debug" {
+  requester = "grace"
+  contract  = "dev-sso-debug"
+  duration  = "2h"
+  reason    = "DEV-7: debug the payments service in dev from the access portal"
+}
+HCL
+git add -A
+commit_as Grace grace@acme.example 2026-11-23T09:25:00Z -m "Debug payments in dev through the access portal (#15)" \
+    -m "Approved-by: Bob <bob@acme.example>"
 rm -rf /tmp/jit-demo-requests-$$
 git push --quiet origin main
 git log --format='  %h %an: %s%n%(trailers:key=Approved-by,separator=%x2C )' | sed '/^$/d'
@@ -87,6 +117,20 @@ for user in ["alice", "dave", "frank"]:
         print(f"  user/{user}: managed {p['PolicyArn']}")
 PY
 
+step "What IAM Identity Center holds now"
+"$py" - <<'PY'
+import boto3, json, os
+sso = boto3.client("sso-admin")
+instance = os.environ["sso_instance"]
+for arn in sso.list_permission_sets(InstanceArn=instance)["PermissionSets"]:
+    ps = sso.describe_permission_set(InstanceArn=instance, PermissionSetArn=arn)["PermissionSet"]
+    doc = json.loads(sso.get_inline_policy_for_permission_set(InstanceArn=instance, PermissionSetArn=arn)["InlinePolicy"])
+    cond = doc["Statement"][0]["Condition"]
+    print(f"  permission set {ps['Name']}  session {ps['SessionDuration']}  window {cond['DateGreaterThan']['aws:CurrentTime']} .. {cond['DateLessThan']['aws:CurrentTime']}")
+    for a in sso.list_account_assignments(InstanceArn=instance, AccountId="210987654321", PermissionSetArn=arn)["AccountAssignments"]:
+        print(f"    assigned in {a['AccountId']} (dev) to {a['PrincipalType']} {a['PrincipalId']}")
+PY
+
 step "jit status"
 run jit status
 
@@ -101,8 +145,19 @@ export JIT_NOW=2026-11-23T11:05:00Z
 step "And past alice's (JIT_NOW=$JIT_NOW): jit apply --auto-approve"
 run jit apply --auto-approve
 
-step "The revocation commit on origin (git log -1 --format=%B)"
-git --git-dir="$work/origin.git" log -2 --format='%h %an <%ae>%n%B' main
+export JIT_NOW=2026-11-23T11:30:00Z
+step "And past grace's (JIT_NOW=$JIT_NOW): the permission set goes, assignment first"
+run jit plan
+run jit apply --auto-approve
+"$py" - <<'PY'
+import boto3, os
+sso = boto3.client("sso-admin")
+left = sso.list_permission_sets(InstanceArn=os.environ["sso_instance"])["PermissionSets"]
+print("  permission sets left:", left)
+PY
+
+step "The revocation commits on origin"
+git --git-dir="$work/origin.git" log -3 --format='%h %an <%ae>%n%B' main
 
 step "jit plan: nothing left to do"
 run jit plan --detailed-exitcode

@@ -230,7 +230,11 @@ fn describe(defs: &Definitions, req: &Request, change: &str, errors: Vec<String>
         errors,
         requester: req.requester.clone(),
         contract: req.contract.clone(),
-        principal: user.map(|u| u.aws.clone()).unwrap_or_default(),
+        principal: match (user, contract) {
+            (Some(u), Some(c)) => crate::config::validate::principal_of(defs, u, c),
+            (Some(u), None) => u.aws.clone(),
+            _ => String::new(),
+        },
         role: contract.map(|c| c.role.clone()).unwrap_or_default(),
         resources: match contract {
             Some(c) if req.resources.is_empty() => c.resources.clone(),

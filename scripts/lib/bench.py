@@ -14,6 +14,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -90,16 +91,19 @@ def run(args, env=None, cwd=None):
     run's peak RSS counts towards peak_rss_mb."""
     global peak_kib
     t = time.monotonic()
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
-    out_chunks = []
-    # Read as it comes: a large output must not block the child.
-    while True:
-        chunk = p.stdout.read(1 << 20)
-        if not chunk:
-            break
-        out_chunks.append(chunk)
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
+    # stderr goes to a file: two pipes read one after the other would block
+    # a child that fills the second (apply reports every write on stderr).
+    with tempfile.TemporaryFile() as err_file:
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err_file, env=env, cwd=cwd)
+        out_chunks = []
+        while True:
+            chunk = p.stdout.read(1 << 20)
+            if not chunk:
+                break
+            out_chunks.append(chunk)
+        _, status, usage = os.wait4(p.pid, 0)
+        err_file.seek(0)
+        err = err_file.read()
     wall = time.monotonic() - t
     p.returncode = os.waitstatus_to_exitcode(status)
     if args[0] == JIT:
