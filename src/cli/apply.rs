@@ -9,7 +9,7 @@ use crate::cli::plan::{Format, show};
 use crate::cli::{Ctx, Outcome, Reported, Ui, reported_if};
 use crate::git::{archive, endings};
 use crate::iam::aws::AwsCloud;
-use crate::{apply, policy, reconcile};
+use crate::{apply, notify, policy, reconcile};
 
 /// Apply the plan: grant, update and revoke in IAM, then archive ended
 /// requests in a commit authored by the bot and push it to origin.
@@ -88,6 +88,9 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
             ui.err("pushing archive commits an earlier run left unpushed\n");
             archive::push(&world.repo, &plan.branch, &bot)?;
         }
+        // Nothing to apply, but grants may be about to expire, and other
+        // runs' archive commits may not be announced yet.
+        notify::after_apply(&world, &plan, &Default::default(), ctx.now, !args.no_push);
         return reported_if(!plan.errors.is_empty());
     }
     if args.planfile.is_none() && !args.auto_approve {
@@ -104,7 +107,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
             return Err(Reported.into());
         }
     }
-    let applied = apply::apply(
+    let result = apply::apply(
         &world.repo,
         &plan,
         &world.snapshot.effective.accounts,
@@ -113,7 +116,15 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         ctx.now,
         !args.no_push,
         &mut |line| ui.err(&format!("{line}\n")),
-    )?;
+    );
+    // After the work, whatever it did: delivery never changes the outcome.
+    let done = notify::events::Applied {
+        done: result.as_ref().map_or(&[][..], |a| &a.done),
+        failed: result.as_ref().map_or(&[][..], |a| &a.failed),
+        error: result.as_ref().err().map(|e| format!("{e:#}")),
+    };
+    notify::after_apply(&world, &plan, &done, ctx.now, !args.no_push);
+    let applied = result?;
     ui.out(&format!(
         "\nApply complete: {} IAM change(s), {} archived, {} failed.\n",
         applied.done.len(),
