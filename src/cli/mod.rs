@@ -5,6 +5,7 @@ mod apply;
 mod audit;
 mod fmt;
 mod plan;
+mod reconcile;
 mod request;
 mod revoke;
 mod status;
@@ -48,8 +49,35 @@ pub struct Cli {
     )]
     parallelism: u16,
 
+    /// Log lines on stderr as text or as JSON objects (one per line).
+    /// RUST_LOG chooses what is logged (default: nothing, `jit=info` for
+    /// `jit reconcile`).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs through `tracing` (the `log` records of the rest of jit included,
+/// through its bridge), filtered by RUST_LOG, on stderr.
+fn init_logs(format: LogFormat, default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(false);
+    let _ = match format {
+        LogFormat::Text => builder.without_time().try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +91,7 @@ enum Command {
     #[command(subcommand)]
     Request(request::Command),
     Fmt(fmt::Args),
+    Reconcile(reconcile::Args),
 }
 
 /// What every command gets: where the access repo is, what time it is, and
@@ -160,10 +189,6 @@ fn exit_code(result: Result<Outcome, Failure>) -> ExitCode {
 }
 
 pub fn main() -> ExitCode {
-    // RUST_LOG=debug (or jit=debug) shows what jit reads and writes, on stderr.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
-        .format_timestamp(None)
-        .init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -176,6 +201,9 @@ pub fn main() -> ExitCode {
             return exit_code(Err(Failure::Usage(e)));
         }
     };
+    // RUST_LOG=debug (or jit=debug) shows what jit reads and writes, on stderr.
+    let service = matches!(cli.command, Command::Reconcile(_));
+    init_logs(cli.log_format, if service { "jit=info" } else { "off" });
     // libgit2 caches up to 256 MiB of objects by default; a history walk
     // touches each commit once, so a smaller cache bounds memory.
     // SAFETY: set once at start-up, before any repository is opened.
@@ -221,6 +249,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Revoke(args) => revoke::run(&ctx, &ui, args),
         Command::Request(command) => request::run(&ctx, &ui, command),
         Command::Fmt(args) => fmt::run(&ctx, &ui, args),
+        Command::Reconcile(args) => reconcile::run(&ctx, &ui, args, cli.now.is_some()),
     }
 }
 
