@@ -9,7 +9,7 @@ use git2::Repository;
 
 use crate::config::{Account, Bot};
 use crate::git::archive::{self, Move, Pushed};
-use crate::iam::{Cloud, Target};
+use crate::iam::{Cloud, Limits, Target, Write};
 use crate::plan::{Action, ActionKind, ArchiveMove, IamChange, Outcome, Plan};
 use crate::policy::iam_time;
 
@@ -91,6 +91,32 @@ fn role_of(target: &Target) -> Option<String> {
     }
 }
 
+/// A planned write of the current phase, with what apply reports of it.
+struct Pending<'a> {
+    line: String,
+    request: String,
+    /// (account, role) of a trust statement or session-revocation list.
+    role: Option<(String, String)>,
+    write: Write<'a>,
+}
+
+/// What apply says while it works.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// One IAM write ended: done, failed or skipped.
+    Write(&'a str),
+    /// Anything else: archive moves, pushes.
+    Note(&'a str),
+}
+
+impl Progress<'_> {
+    pub fn line(&self) -> &str {
+        match self {
+            Progress::Write(line) | Progress::Note(line) => line,
+        }
+    }
+}
+
 /// Carries out `plan`: IAM writes in the order of [`phase_of`], then archive
 /// commits for requests whose IAM objects are all gone, then push.
 #[allow(clippy::too_many_arguments)]
@@ -102,7 +128,8 @@ pub fn apply(
     bot: &Bot,
     now: DateTime<Utc>,
     push: bool,
-    progress: &mut dyn FnMut(&str),
+    limits: Limits,
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> anyhow::Result<Applied> {
     let mut out = Applied::default();
     let by_id: BTreeMap<&str, &Account> = accounts.values().map(|a| (a.id.as_str(), a)).collect();
@@ -126,6 +153,7 @@ pub fn apply(
         );
     }
     for phase in 0..4 {
+        let mut batch: Vec<Pending<'_>> = Vec::new();
         for action in plan.actions.iter().filter(|a| phase_of(a) == Some(phase)) {
             let Some(change) = &action.iam else { continue };
             let line = format!("{:?} {} ({})", action.action, action.request, change.target)
@@ -135,37 +163,58 @@ pub fn apply(
                 && matches!(change.target, Target::TrustStatement { .. })
                 && role.as_ref().is_some_and(|r| failed_roles.contains(r))
             {
-                progress(&format!(
+                progress(Progress::Write(&format!(
                     "{line}: skipped, the role's session revocations could not be written"
-                ));
+                )));
                 out.failed
                     .push(format!("{line}: skipped, session revocations not written"));
                 failed_requests.insert(action.request.clone());
                 continue;
             }
-            let result = match by_id.get(action.account.as_str()) {
-                None => Err(anyhow::anyhow!(
-                    "account {} is not declared",
+            let Some(account) = by_id.get(action.account.as_str()) else {
+                progress(Progress::Write(&format!(
+                    "{line}: FAILED: account {} is not declared",
                     action.account
-                )),
-                Some(account) => match &change.document {
-                    Some(doc) => cloud.put(account, &change.target, doc, change.replaces.as_ref()),
-                    None => cloud.delete(account, &change.target),
-                },
+                )));
+                out.failed.push(format!(
+                    "{line}: account {} is not declared",
+                    action.account
+                ));
+                failed_requests.insert(action.request.clone());
+                continue;
             };
+            let write = Write {
+                account,
+                target: &change.target,
+                document: change.document.as_deref(),
+                replaces: change.replaces.as_ref(),
+            };
+            batch.push(Pending {
+                line,
+                request: action.request.clone(),
+                role,
+                write,
+            });
+        }
+        let writes: Vec<Write<'_>> = batch.iter().map(|p| p.write).collect();
+        let results = cloud.write_all(&writes, limits, &mut |i, result| {
+            let line = &batch[i].line;
             match result {
-                Ok(()) => {
-                    progress(&format!("{line}: done"));
-                    out.done.push(line);
-                }
+                Ok(()) => progress(Progress::Write(&format!("{line}: done"))),
+                Err(e) => progress(Progress::Write(&format!("{line}: FAILED: {e:#}"))),
+            }
+        });
+        for (p, result) in batch.into_iter().zip(results) {
+            match result {
+                Ok(()) => out.done.push(p.line),
                 Err(e) => {
-                    progress(&format!("{line}: FAILED: {e:#}"));
-                    out.failed.push(format!("{line}: {e:#}"));
-                    failed_requests.insert(action.request.clone());
-                    if let (Target::SessionRevocations { .. }, Some(role)) = (&change.target, role)
+                    out.failed.push(format!("{}: {e:#}", p.line));
+                    if let (Target::SessionRevocations { .. }, Some(role)) =
+                        (p.write.target, p.role)
                     {
                         failed_roles.insert(role);
                     }
+                    failed_requests.insert(p.request);
                 }
             }
         }
@@ -200,10 +249,10 @@ pub fn apply(
                 .as_ref()
                 .and_then(|t| crate::git::blob_at(t, &m.from));
             if blob.is_none() {
-                progress(&format!(
+                progress(Progress::Note(&format!(
                     "archive {}: {} is not in the planned commit; not moved",
                     a.request, m.from
-                ));
+                )));
             }
             Some(Move {
                 request: a.request.clone(),
@@ -219,10 +268,10 @@ pub fn apply(
         .iter()
         .filter(|a| a.action == ActionKind::Archive && failed_requests.contains(&a.request))
     {
-        progress(&format!(
+        progress(Progress::Note(&format!(
             "archive {}: skipped, its revocation failed; the next run retries",
             a.request
-        ));
+        )));
     }
     if !moves.is_empty() {
         let base = repo.refname_to_id(&format!("refs/heads/{branch}"))?;
@@ -230,13 +279,16 @@ pub fn apply(
         archive::advance_branch(repo, branch, tip)?;
         for m in &done {
             let to = m.to.as_deref().unwrap_or("(removed, no archive copy)");
-            progress(&format!("archive {}: {} -> {to}", m.request, m.from));
+            progress(Progress::Note(&format!(
+                "archive {}: {} -> {to}",
+                m.request, m.from
+            )));
             if let Some(problem) = &m.problem {
                 let line = format!(
                     "archive {}: {problem}; moved to {to} instead (clear that path)",
                     m.request
                 );
-                progress(&format!("error: {line}"));
+                progress(Progress::Note(&format!("error: {line}")));
                 out.archive_errors.push(line);
             }
             out.archived.push(m.request.clone());
@@ -246,7 +298,9 @@ pub fn apply(
     if push && (!out.archived.is_empty() || archive::unpushed(repo, branch)) {
         let pushed = archive::push(repo, branch, bot)?;
         if pushed == Pushed::NoRemote {
-            progress("no remote named origin: archive commits stay local");
+            progress(Progress::Note(
+                "no remote named origin: archive commits stay local",
+            ));
         }
         out.pushed = Some(pushed);
     }
@@ -392,6 +446,7 @@ mod tests {
             &bot(),
             plan.now,
             false,
+            Limits::SERIAL,
             &mut |_| {},
         )
         .unwrap()

@@ -328,10 +328,51 @@ pub fn adopt(into: &mut Definitions, from: &Definitions, object: &Object) {
     match object {
         Object::Settings => into.settings = from.settings.clone(),
         Object::Account(n) => put(&mut into.accounts, &from.accounts, n),
-        Object::User(n) => put(&mut into.users, &from.users, n),
+        Object::User(n) => {
+            put(&mut into.users, &from.users, n);
+            into.by_email = Default::default(); // the index is of the old users
+        }
         Object::Team(n) => put(&mut into.teams, &from.teams, n),
         Object::Role(n) => put(&mut into.roles, &from.roles, n),
         Object::Contract(n) => put(&mut into.contracts, &from.contracts, n),
         Object::Guardrail(n) => put(&mut into.guardrails, &from.guardrails, n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, SourceFile};
+
+    fn defs(email: &str) -> Definitions {
+        let text = format!(
+            "user \"alice\" {{\n  email = \"{email}\"\n  aws = \"arn:aws:iam::123456789012:user/alice\"\n}}\n"
+        );
+        let (repo, diags) = config::parse_files(&[SourceFile {
+            path: "people.hcl".into(),
+            text,
+        }]);
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        repo.defs
+    }
+
+    /// Authors are found through an index of emails: adopting an approved
+    /// change of a user must not leave the old email finding them.
+    #[test]
+    fn an_adopted_email_change_is_what_lookups_find() {
+        let mut effective = defs("alice@acme.example");
+        assert!(effective.user_by_email(" Alice@Acme.example ").is_some());
+        adopt(
+            &mut effective,
+            &defs("alice@new.example"),
+            &Object::User("alice".into()),
+        );
+        assert!(effective.user_by_email("alice@acme.example").is_none());
+        assert_eq!(
+            effective
+                .user_by_email("ALICE@new.example")
+                .map(|u| u.email.as_str()),
+            Some("alice@new.example")
+        );
     }
 }

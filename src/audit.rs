@@ -394,18 +394,51 @@ pub fn human(d: TimeDelta) -> String {
 
 /// Every event in history, ordered by time (ties keep history order).
 pub fn events(history: &History, now: DateTime<Utc>) -> Vec<Event> {
-    let mut out = Vec::new();
-    for lc in &history.lifecycles {
-        lifecycle_events(lc, now, &mut out);
+    ordered_events(history, now).collect()
+}
+
+/// The events of [`events`], one at a time: only a sort key per event is
+/// held (time, source, index), and each event is built when its turn comes,
+/// so printing a long history never holds every event at once.
+pub fn ordered_events(history: &History, now: DateTime<Utc>) -> impl Iterator<Item = Event> + '_ {
+    let mut keys: Vec<(DateTime<Utc>, u32, u8)> = Vec::new();
+    let mut scratch = Vec::new();
+    let sources = history.lifecycles.len() + history.strays.len() + history.changes.len();
+    for source in 0..sources {
+        scratch.clear();
+        source_events(history, now, source, &mut scratch);
+        keys.extend(
+            scratch
+                .iter()
+                .enumerate()
+                .map(|(k, e)| (e.time, source as u32, k as u8)),
+        );
     }
-    for stray in &history.strays {
-        stray_events(stray, &mut out);
+    keys.sort_by_key(|k| k.0); // stable: ties keep history order
+    let mut built: (usize, Vec<Event>) = (usize::MAX, Vec::new());
+    keys.into_iter().map(move |(_, source, k)| {
+        let source = source as usize;
+        if built.0 != source {
+            built.1.clear();
+            source_events(history, now, source, &mut built.1);
+            built.0 = source;
+        }
+        built.1[usize::from(k)].clone()
+    })
+}
+
+/// The events of one source: lifecycles first, then stray archive
+/// commits, then definitions changes (history order).
+fn source_events(history: &History, now: DateTime<Utc>, source: usize, out: &mut Vec<Event>) {
+    let strays = history.lifecycles.len();
+    let changes = strays + history.strays.len();
+    if source < strays {
+        lifecycle_events(&history.lifecycles[source], now, out);
+    } else if source < changes {
+        stray_events(&history.strays[source - strays], out);
+    } else {
+        out.push(change_event(&history.changes[source - changes]));
     }
-    for change in &history.changes {
-        out.push(change_event(change));
-    }
-    out.sort_by_key(|e| e.time);
-    out
 }
 
 fn lifecycle_events(lc: &Lifecycle, now: DateTime<Utc>, out: &mut Vec<Event>) {

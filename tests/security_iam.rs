@@ -519,3 +519,45 @@ fn a_live_grant_is_tightened_even_when_another_grant_does_not_fit() {
     assert!(after.contains("MultiFactorAuthPresent"), "{after}");
     assert_eq!(moto.list_user_policies("alice"), ["jit-alice-db"]);
 }
+
+/// Apply writes in parallel, but every trust statement is a read-edit-write
+/// of its role's whole trust policy: writes to one role go one after the
+/// other, so parallel grants and revokes never lose each other's statement.
+#[test]
+fn parallel_writes_to_one_role_never_lose_a_trust_statement() {
+    let (repo, moto) = setup(EC2_TRUST);
+    // As many as the 2,048-character trust policy quota holds.
+    let users = ["alice", "bob", "frank", "mallory", "a-1", "a1"];
+    for (i, user) in users.iter().enumerate() {
+        request_admin(&repo, &format!("ops-{i}"), user, "1h");
+    }
+    let out = jit(
+        &repo,
+        &moto,
+        DURING,
+        &[
+            "apply",
+            "--auto-approve",
+            "--no-push",
+            "--concurrency",
+            "10",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let statements = trust(&moto);
+    for i in 0..users.len() {
+        let sid = format!("JitOpsZ{i}");
+        assert!(
+            jit_statement(&statements, &sid).is_some(),
+            "{sid} lost in {statements:?}"
+        );
+    }
+    settled(&repo, &moto, DURING);
+
+    // All end together: every statement goes, the EC2 one stays.
+    apply(&repo, &moto, "2026-11-23T10:30:00Z");
+    let statements = trust(&moto);
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    assert_eq!(statements[0]["Sid"], "Ec2");
+    settled(&repo, &moto, "2026-11-23T10:30:00Z");
+}

@@ -96,8 +96,12 @@ for i in range(args.archived):
     path = f"requests/{name}.hcl"
     text = request(name, user, c)
     commit(f"u{user}", f"Request {name}", {path: text})
+    # Five years of months, in order, as jit files them (archive/YYYY/MM):
+    # a few thousand per folder, not every request in one tree.
+    month = 60 * i // max(args.archived, 1)
+    folder = f"archive/{2021 + month // 12}/{1 + month % 12:02d}"
     commit("jit", f"jit: expire {name}\n\nJit-Request: {name}\nJit-Outcome: expired\n",
-           {f"archive/2026/{1 + i % 11:02d}/{name}.hcl": text}, deletes=[path])
+           {f"{folder}/{name}.hcl": text}, deletes=[path])
 for i in range(args.live):
     name, user = f"r-{i}", i % args.users
     c = f"c{user % args.accounts}"

@@ -13,21 +13,25 @@ use git2::{Commit, Oid, Repository};
 use super::{ArchiveTrailers, DefinitionChange, EndedBy, Ending, History, Lifecycle, StrayArchive};
 use crate::approval::{self, Evidence, Object, Verdict};
 use crate::config::{Definitions, validate};
-use crate::git::history::{self, Approvals, Judge, Link};
+use crate::git::history::{self, Judge, Link, Replayed};
 use crate::git::{self as jitgit};
 use crate::lifecycle::{Effect, PathLog, Version};
 
-/// Reads the audit history of `branch` up to `head`: the same chain,
+/// Reads the audit history of a replayed branch: the same chain,
 /// definitions replay and request judgement as `plan` (one lifecycle model).
-pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<History> {
-    let chain = history::read_chain(repo, head)?;
-    let mut approvals = Approvals::default();
-    let defs = history::walk_definitions(repo, &chain, &mut approvals)?;
+pub fn read(repo: &Repository, replayed: Replayed) -> anyhow::Result<History> {
+    let Replayed {
+        branch,
+        head,
+        chain,
+        defs,
+        mut approvals,
+    } = replayed;
     let mut walker = Walker {
         repo,
         judge: Judge::new(repo, &defs, &mut approvals),
         out: History {
-            branch: branch.to_string(),
+            branch,
             approved_branch: defs.effective.settings.branch.clone(),
             head,
             commits: chain.len(),

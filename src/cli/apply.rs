@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use anyhow::bail;
 
 use crate::cli::plan::{Format, show};
+use crate::cli::progress::Bar;
 use crate::cli::{Ctx, Outcome, Reported, Ui, reported_if};
 use crate::git::{archive, endings};
+use crate::iam::Limits;
 use crate::iam::aws::AwsCloud;
 use crate::{apply, notify, policy, reconcile};
 
@@ -25,6 +27,11 @@ pub struct Args {
     /// Commit archive moves locally but do not push them to origin.
     #[arg(long)]
     no_push: bool,
+
+    /// IAM writes in flight at once per account (writes to one role's trust
+    /// policy still go one after the other).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+    concurrency: u16,
 }
 
 pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
@@ -107,6 +114,8 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
             return Err(Reported.into());
         }
     }
+    let writes = plan.actions.iter().filter(|a| a.iam.is_some()).count();
+    let bar = Bar::new(ui, writes as u64, "applying");
     let result = apply::apply(
         &world.repo,
         &plan,
@@ -115,8 +124,18 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         &bot,
         ctx.now,
         !args.no_push,
-        &mut |line| ui.err(&format!("{line}\n")),
+        Limits {
+            accounts: ctx.scope.parallelism,
+            per_account: usize::from(args.concurrency),
+        },
+        &mut |progress| {
+            bar.line(progress.line());
+            if let apply::Progress::Write(_) = progress {
+                bar.step();
+            }
+        },
     );
+    drop(bar);
     // After the work, whatever it did: delivery never changes the outcome.
     let done = notify::events::Applied {
         done: result.as_ref().map_or(&[][..], |a| &a.done),

@@ -1,6 +1,7 @@
 //! `jit audit`: events from the branch's git history, `--verify` checks of
 //! history and IAM, and the Markdown evidence report.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -103,8 +104,8 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     };
     let repo = git::open(&ctx.dir)?;
     // The branch plan follows (approved switches only), read the same way.
-    let snapshot = git::history::read_branch(&repo)?;
-    let history = audit::walk::read(&repo, &snapshot.branch, snapshot.head)?;
+    let (replayed, _) = git::history::follow_branch(&repo)?;
+    let history = audit::walk::read(&repo, replayed)?;
     let now = ctx.now;
 
     let wants_report = args.report.is_some() || args.format == Format::Markdown;
@@ -175,12 +176,16 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
 
-    let events: Vec<audit::Event> = audit::events(&history, now)
-        .into_iter()
-        .filter(|e| filter.event(e))
-        .collect();
+    let events = audit::ordered_events(&history, now).filter(|e| filter.event(e));
+    if args.format == Format::Json {
+        // JSON Lines stream: one event at a time, straight to stdout.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        render::write_json_lines(&mut out, events)?;
+        out.flush()?;
+        return Ok(Outcome::Success);
+    }
+    let events: Vec<audit::Event> = events.collect();
     ui.out(&match args.format {
-        Format::Json => render::json_lines(&events),
         Format::Csv => render::events_csv(&events),
         _ => render::events_table(&events),
     })?;

@@ -5,6 +5,7 @@ mod apply;
 mod audit;
 mod fmt;
 mod plan;
+mod progress;
 mod reconcile;
 mod request;
 mod revoke;
@@ -204,10 +205,24 @@ pub fn main() -> ExitCode {
     // RUST_LOG=debug (or jit=debug) shows what jit reads and writes, on stderr.
     let service = matches!(cli.command, Command::Reconcile(_));
     init_logs(cli.log_format, if service { "jit=info" } else { "off" });
-    // libgit2 caches up to 256 MiB of objects by default; a history walk
-    // touches each commit once, so a smaller cache bounds memory.
+    // A history walk reads each object once: libgit2's object cache (256 MiB
+    // by default) would only hold every tree of the walk until exit, and its
+    // pack windows (8 GiB mapped by default) the whole pack.
+    git2::opts::enable_caching(false);
+    // libgit2 parses a large tree (a `requests/` of thousands of entries)
+    // into one large allocation per commit. After the first is freed, glibc
+    // raises its mmap threshold and keeps every later one in the heap, where
+    // they fragment: the history walk's memory would grow with history.
+    // A fixed threshold hands each back to the kernel when freed.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before other threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
     // SAFETY: set once at start-up, before any repository is opened.
-    let _ = unsafe { git2::opts::set_cache_max_size(64 << 20) };
+    let _ = unsafe { git2::opts::set_mwindow_size(8 << 20) };
+    // SAFETY: as above.
+    let _ = unsafe { git2::opts::set_mwindow_mapped_limit(64 << 20) };
     // git itself does not re-hash every object it reads; libgit2 does by
     // default, which is most of a history walk's time. The object store is
     // the runner's own clone (written by git's fetch, which checks it).

@@ -52,6 +52,10 @@ pub struct Args {
     /// Commit archive moves locally but do not push them to origin (nor fetch).
     #[arg(long)]
     no_push: bool,
+
+    /// IAM writes in flight at once per account (as `jit apply`).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+    concurrency: u16,
 }
 
 /// `30s`, `5m`, `1h`, `1h30m`, `1d`: a positive duration.
@@ -219,7 +223,13 @@ pub fn run(ctx: &Ctx, _ui: &Ui, args: Args, fixed_now: bool) -> anyhow::Result<O
     }
     loop {
         let now = clock.now();
-        let result = step(ctx, now, !args.no_push, &metrics);
+        let result = step(
+            ctx,
+            now,
+            !args.no_push,
+            usize::from(args.concurrency),
+            &metrics,
+        );
         let failed = match &result {
             Ok(s) => s.failed,
             Err(e) => {
@@ -314,6 +324,7 @@ fn step(
     ctx: &Ctx,
     now: DateTime<Utc>,
     push: bool,
+    concurrency: usize,
     metrics: &Mutex<Metrics>,
 ) -> anyhow::Result<Step> {
     let record = |f: &dyn Fn(&mut Metrics)| {
@@ -361,7 +372,11 @@ fn step(
             &bot,
             now,
             push,
-            &mut |line| tracing::info!(action = line, "applied"),
+            crate::iam::Limits {
+                accounts: ctx.scope.parallelism,
+                per_account: concurrency,
+            },
+            &mut |progress| tracing::info!(action = progress.line(), "applied"),
         );
         match result {
             Ok(a) => {

@@ -50,7 +50,8 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         &world.snapshot.effective.settings.bot,
         ctx.now,
         !args.no_push,
-        &mut |line| ui.err(&format!("{line}\n")),
+        crate::iam::Limits::SERIAL,
+        &mut |progress| ui.err(&format!("{}\n", progress.line())),
     )?;
     if !applied.failed.is_empty() {
         ui.err("error: IAM still holds access; the request file stays in requests/ — run jit revoke again\n");

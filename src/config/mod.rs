@@ -344,6 +344,34 @@ pub struct Definitions {
     pub roles: BTreeMap<String, Role>,
     pub contracts: BTreeMap<String, Contract>,
     pub guardrails: BTreeMap<String, Guardrail>,
+    /// Users by lower-case email, built on first lookup (approvals look
+    /// authors up once per commit).
+    pub by_email: EmailIndex,
+}
+
+/// A lazily built index of [`Definitions::users`] by email. It is derived
+/// data: two indexes always compare equal, and a clone starts empty. Code
+/// that changes `users` after a lookup must reset it (as
+/// `approval::adopt` does).
+#[derive(Default)]
+pub struct EmailIndex(std::sync::OnceLock<std::collections::HashMap<String, String>>);
+
+impl Clone for EmailIndex {
+    fn clone(&self) -> EmailIndex {
+        EmailIndex::default()
+    }
+}
+
+impl PartialEq for EmailIndex {
+    fn eq(&self, _: &EmailIndex) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for EmailIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmailIndex")
+    }
 }
 
 /// One access repo at one point in time.
@@ -380,9 +408,19 @@ impl Definitions {
 
     /// Finds the user with this email, ignoring case.
     pub fn user_by_email(&self, email: &str) -> Option<&User> {
-        self.users
-            .values()
-            .find(|u| u.email.eq_ignore_ascii_case(email.trim()))
+        let index = self.by_email.0.get_or_init(|| {
+            let mut index = std::collections::HashMap::new();
+            // The first user (by name) with an email wins, as a scan would find.
+            for (name, u) in &self.users {
+                index
+                    .entry(u.email.to_ascii_lowercase())
+                    .or_insert_with(|| name.clone());
+            }
+            index
+        });
+        index
+            .get(&email.trim().to_ascii_lowercase())
+            .and_then(|name| self.users.get(name))
     }
 
     pub fn user_by_github(&self, login: &str) -> Option<&User> {

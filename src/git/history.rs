@@ -93,15 +93,54 @@ pub struct Link {
 /// contains the approving commit. An unusable switch is reported and jit
 /// stays where it is.
 pub fn read_branch(repo: &Repository) -> anyhow::Result<Snapshot> {
+    let (replayed, refused) = follow_branch(repo)?;
+    let mut snapshot = finish(repo, replayed)?;
+    snapshot.unapproved.extend(refused);
+    Ok(snapshot)
+}
+
+/// A branch's history read as far as its definitions: the chain, the
+/// definitions in force along it, and the approvals looked up on the way.
+pub struct Replayed {
+    pub branch: String,
+    pub head: Oid,
+    pub chain: Vec<Link>,
+    pub defs: DefinitionsWalk,
+    pub approvals: Approvals,
+}
+
+/// Reads `branch`'s chain up to `head` and replays its definitions.
+pub fn replay_branch(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Replayed> {
+    let chain = read_chain(repo, head)?;
+    let mut approvals = Approvals::default();
+    let defs = walk_definitions(repo, &chain, &mut approvals)?;
+    log::debug!(
+        "{branch}: {} first-parent commits, {} definition versions in force over time, {} refused changes",
+        chain.len(),
+        defs.history.len(),
+        defs.refused.len()
+    );
+    Ok(Replayed {
+        branch: branch.to_string(),
+        head,
+        chain,
+        defs,
+        approvals,
+    })
+}
+
+/// The branch jit follows (see [`read_branch`]), replayed, and the switch
+/// that did not take effect, if one did not.
+pub fn follow_branch(repo: &Repository) -> anyhow::Result<(Replayed, Option<UnapprovedChange>)> {
     let (start, head) = super::start_branch(repo)?;
-    let mut snapshot = read(repo, &start, head)?;
+    let mut replayed = replay_branch(repo, &start, head)?;
     let mut visited = vec![start];
     loop {
-        let wanted = snapshot.effective.settings.branch.clone();
-        if wanted == snapshot.branch {
-            return Ok(snapshot);
+        let wanted = replayed.defs.effective.settings.branch.clone();
+        if wanted == replayed.branch {
+            return Ok((replayed, None));
         }
-        let approving = snapshot.branch_set_at;
+        let approving = replayed.defs.branch_set_at;
         let usable = match super::resolve_branch(repo, &wanted) {
             Ok(tip) if visited.contains(&wanted) => Err(format!(
                 "`{wanted}` leads back to a branch already read (tip {})",
@@ -117,19 +156,19 @@ pub fn read_branch(repo: &Repository) -> anyhow::Result<Snapshot> {
         match usable {
             Ok(tip) => {
                 visited.push(wanted.clone());
-                snapshot = read(repo, &wanted, tip)?;
+                replayed = replay_branch(repo, &wanted, tip)?;
             }
             Err(why) => {
-                log::warn!("staying on {}: {why}", snapshot.branch);
-                snapshot.unapproved.push(UnapprovedChange {
+                log::warn!("staying on {}: {why}", replayed.branch);
+                let refused = UnapprovedChange {
                     object: Object::Settings,
                     commit: approving,
                     reason: format!(
                         "settings.branch = {wanted:?} does not take effect ({why}); jit stays on `{}`",
-                        snapshot.branch
+                        replayed.branch
                     ),
-                });
-                return Ok(snapshot);
+                };
+                return Ok((replayed, Some(refused)));
             }
         }
     }
@@ -137,21 +176,25 @@ pub fn read_branch(repo: &Repository) -> anyhow::Result<Snapshot> {
 
 /// Reads the snapshot at `head` of `branch`.
 pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapshot> {
-    let chain = read_chain(repo, head)?;
+    finish(repo, replay_branch(repo, branch, head)?)
+}
+
+/// Reads the requests along a replayed branch, and the files at its head.
+fn finish(repo: &Repository, replayed: Replayed) -> anyhow::Result<Snapshot> {
+    let Replayed {
+        branch,
+        head,
+        chain,
+        defs: defs_walk,
+        mut approvals,
+    } = replayed;
+    let branch = branch.as_str();
     let head_tree = repo.find_commit(head)?.tree()?;
     let (files, mut diags) = super::read_files(repo, &head_tree, super::is_live)?;
     let (head_repo, parse_diags) = config::parse_files(&files);
     diags.extend(parse_diags);
     diag::sort(&mut diags);
 
-    let mut approvals = Approvals::default();
-    let defs_walk = walk_definitions(repo, &chain, &mut approvals)?;
-    log::debug!(
-        "{branch}: {} first-parent commits, {} definition versions in force over time, {} refused changes",
-        chain.len(),
-        defs_walk.history.len(),
-        defs_walk.refused.len()
-    );
     let live: BTreeSet<String> = head_repo
         .requests
         .keys()
@@ -228,35 +271,35 @@ pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapsh
 /// decides whether a commit needs reading. One tree read per commit; only
 /// ids are held, never commits or trees.
 pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
-    let mut newest_first: Vec<(Link, Vec<(String, Oid)>)> = Vec::new();
+    // Newest first: each commit's definitions are compared with its
+    // parent's, the next one read, so only one fingerprint is held.
+    let mut chain: Vec<Link> = Vec::new();
+    let mut newer: Option<Vec<(String, Oid)>> = None;
     let mut next = Some(head);
     while let Some(oid) = next {
         let commit = repo
             .find_commit(oid)
             .context("walking the branch's history")?;
         let tree = commit.tree().context("walking the branch's history")?;
-        newest_first.push((
-            Link {
-                oid,
-                requests: tree
-                    .get_name("requests")
-                    .filter(|e| e.kind() == Some(ObjectType::Tree))
-                    .map(|e| e.id()),
-                archive: tree.get_name("archive").map(|e| e.id()),
-                defs_changed: true,
-            },
-            definitions_fingerprint(&tree),
-        ));
+        let fingerprint = definitions_fingerprint(&tree);
+        if let (Some(child), Some(newer)) = (chain.last_mut(), &newer) {
+            child.defs_changed = *newer != fingerprint;
+        }
+        chain.push(Link {
+            oid,
+            requests: tree
+                .get_name("requests")
+                .filter(|e| e.kind() == Some(ObjectType::Tree))
+                .map(|e| e.id()),
+            archive: tree.get_name("archive").map(|e| e.id()),
+            // The root commit sets them; the others are compared above.
+            defs_changed: true,
+        });
+        newer = Some(fingerprint);
         next = commit.parent_id(0).ok();
     }
-    newest_first.reverse();
-    let mut chain = Vec::with_capacity(newest_first.len());
-    let mut previous: Option<Vec<(String, Oid)>> = None;
-    for (mut link, fingerprint) in newest_first {
-        link.defs_changed = previous.as_ref() != Some(&fingerprint);
-        previous = Some(fingerprint);
-        chain.push(link);
-    }
+    chain.reverse();
+    chain.shrink_to_fit();
     Ok(chain)
 }
 

@@ -3,6 +3,7 @@
 //! `role_arn` is reached through STS AssumeRole.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -11,10 +12,11 @@ use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::{AttachedPolicy, EntityType, PolicyDetail};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use super::{
-    AccountState, Cloud, MANAGED_PATH, NOBODY_SID, Owned, PREFIX, SESSION_REVOCATIONS, SID_PREFIX,
-    Target, decode_document,
+    AccountState, Cloud, Limits, MANAGED_PATH, NOBODY_SID, Owned, PREFIX, SESSION_REVOCATIONS,
+    SID_PREFIX, Target, Write, decode_document,
 };
 use crate::config::Account;
 use crate::config::validate::PrincipalKind;
@@ -34,6 +36,7 @@ impl AwsCloud {
         let runtime = crate::runtime::get();
         let base = runtime.block_on(
             aws_config::defaults(BehaviorVersion::latest())
+                .retry_config(retry())
                 .region(
                     aws_config::meta::region::RegionProviderChain::default_provider()
                         .or_else(Region::new("us-east-1")),
@@ -51,6 +54,7 @@ impl AwsCloud {
         let base = SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
+            .retry_config(retry())
             .endpoint_url(endpoint)
             .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(
                 credentials,
@@ -90,6 +94,13 @@ impl AwsCloud {
         self.clients.insert(account.name.clone(), client.clone());
         client
     }
+}
+
+/// Throttling (IAM's rate limits cannot be raised) and transient errors are
+/// retried with backoff; the adaptive mode also slows the client down when
+/// IAM throttles, so a large apply settles at the rate IAM allows.
+fn retry() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::adaptive().with_max_attempts(6)
 }
 
 /// Records one user or role: its jit-owned inline policies (the session
@@ -188,8 +199,7 @@ fn trust_with(doc: &Value, remove: &[&str], add: Option<Value>) -> Value {
 }
 
 /// Replaces a role's trust policy (jit only ever edits its own statements in it).
-fn write_trust(
-    rt: &tokio::runtime::Runtime,
+async fn write_trust(
     client: &Client,
     role: &str,
     doc: &Value,
@@ -199,7 +209,7 @@ fn write_trust(
         .update_assume_role_policy()
         .role_name(role)
         .policy_document(policy::minify(doc));
-    rt.block_on(request.send()).map_err(sdk_error)?;
+    request.send().await.map_err(sdk_error)?;
     *calls += 1;
     Ok(())
 }
@@ -220,28 +230,25 @@ where
 
 /// Deletes a managed policy's non-default versions: IAM keeps at most five,
 /// and a policy can only be deleted once they are gone.
-fn delete_old_versions(
-    rt: &tokio::runtime::Runtime,
-    client: &Client,
-    arn: &str,
-    calls: &mut usize,
-) -> anyhow::Result<()> {
-    let versions = rt
-        .block_on(client.list_policy_versions().policy_arn(arn).send())
+async fn delete_old_versions(client: &Client, arn: &str, calls: &mut usize) -> anyhow::Result<()> {
+    let versions = client
+        .list_policy_versions()
+        .policy_arn(arn)
+        .send()
+        .await
         .map_err(sdk_error)?;
     *calls += 1;
     for v in versions.versions() {
         if !v.is_default_version()
             && let Some(id) = v.version_id()
         {
-            rt.block_on(
-                client
-                    .delete_policy_version()
-                    .policy_arn(arn)
-                    .version_id(id)
-                    .send(),
-            )
-            .map_err(sdk_error)?;
+            client
+                .delete_policy_version()
+                .policy_arn(arn)
+                .version_id(id)
+                .send()
+                .await
+                .map_err(sdk_error)?;
             *calls += 1;
         }
     }
@@ -463,254 +470,401 @@ impl Cloud for AwsCloud {
         replaces: Option<&Target>,
     ) -> anyhow::Result<()> {
         let client = self.client(account);
-        let rt = &self.runtime;
-        let what = || format!("writing {target} in account {}", account.id);
-        match target {
-            Target::UserPolicy { user, policy } => {
-                rt.block_on(
-                    client
-                        .put_user_policy()
-                        .user_name(user)
-                        .policy_name(policy)
-                        .policy_document(document)
-                        .send(),
-                )
-                .map_err(sdk_error)
-                .with_context(what)?;
-                self.calls += 1;
-            }
-            Target::RolePolicy { role, policy } => {
-                rt.block_on(
-                    client
-                        .put_role_policy()
-                        .role_name(role)
-                        .policy_name(policy)
-                        .policy_document(document)
-                        .send(),
-                )
-                .map_err(sdk_error)
-                .with_context(what)?;
-                self.calls += 1;
-            }
-            Target::SessionRevocations { role } => {
-                rt.block_on(
-                    client
-                        .put_role_policy()
-                        .role_name(role)
-                        .policy_name(SESSION_REVOCATIONS)
-                        .policy_document(document)
-                        .send(),
-                )
-                .map_err(sdk_error)
-                .with_context(what)?;
-                self.calls += 1;
-            }
-            Target::TrustStatement { role, sid } => {
-                let desired: Value = serde_json::from_str(document)?;
-                let statement = desired["Statement"][0].clone();
-                let got = rt
-                    .block_on(client.get_role().role_name(role).send())
-                    .map_err(sdk_error)
-                    .with_context(what)?;
-                self.calls += 1;
-                let raw = got
-                    .role()
-                    .map(|r| {
-                        r.assume_role_policy_document()
-                            .unwrap_or_default()
-                            .to_string()
-                    })
-                    .unwrap_or_default();
-                let current = if raw.is_empty() {
-                    json!({})
-                } else {
-                    decode_document(&raw)?
-                };
-                let mut remove = vec![sid.as_str()];
-                match replaces {
-                    Some(Target::TrustStatement { role: r, sid: old }) if r == role => {
-                        remove.push(old.as_str())
-                    }
-                    None => {}
-                    Some(other) => anyhow::bail!("{target} cannot replace {other}"),
-                }
-                let updated = trust_with(&current, &remove, Some(statement));
-                write_trust(rt, &client, role, &updated, &mut self.calls).with_context(what)?;
-            }
-            Target::ManagedPolicy { policy, principal } => {
-                let arn = managed_arn(&account.id, policy);
-                let created = rt.block_on(
-                    client
-                        .create_policy()
-                        .policy_name(policy)
-                        .path(MANAGED_PATH)
-                        .policy_document(document)
-                        .send(),
-                );
-                self.calls += 1;
-                if let Err(e) = created {
-                    let exists = e
-                        .as_service_error()
-                        .is_some_and(|s| s.is_entity_already_exists_exception());
-                    if !exists {
-                        return Err(sdk_error(e)).with_context(what);
-                    }
-                    // Replace the document: make room (IAM keeps at most 5 versions), add the new default.
-                    delete_old_versions(rt, &client, &arn, &mut self.calls).with_context(what)?;
-                    rt.block_on(
-                        client
-                            .create_policy_version()
-                            .policy_arn(&arn)
-                            .policy_document(document)
-                            .set_as_default(true)
-                            .send(),
-                    )
-                    .map_err(sdk_error)
-                    .with_context(what)?;
-                    self.calls += 1;
-                }
-                match principal.split_once('/') {
-                    Some(("user", name)) => {
-                        rt.block_on(
-                            client
-                                .attach_user_policy()
-                                .user_name(name)
-                                .policy_arn(&arn)
-                                .send(),
-                        )
-                        .map_err(sdk_error)
-                        .with_context(what)?;
-                    }
-                    Some(("role", name)) => {
-                        rt.block_on(
-                            client
-                                .attach_role_policy()
-                                .role_name(name)
-                                .policy_arn(&arn)
-                                .send(),
-                        )
-                        .map_err(sdk_error)
-                        .with_context(what)?;
-                    }
-                    _ => anyhow::bail!("{target}: no principal to attach to"),
-                }
-                self.calls += 1;
-            }
-        }
-        Ok(())
+        let mut calls = 0;
+        let result = self.runtime.block_on(put_object(
+            &client,
+            &account.id,
+            target,
+            document,
+            replaces,
+            &mut calls,
+        ));
+        self.calls += calls;
+        result
     }
 
     fn delete(&mut self, account: &Account, target: &Target) -> anyhow::Result<()> {
         let client = self.client(account);
-        let rt = &self.runtime;
-        let what = || format!("removing {target} in account {}", account.id);
-        match target {
-            Target::TrustStatement { role, sid } => {
-                let got = rt.block_on(client.get_role().role_name(role).send());
-                self.calls += 1;
-                let got = match got {
-                    Ok(g) => g,
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_no_such_entity_exception()) =>
-                    {
-                        return Ok(());
-                    }
-                    Err(e) => return Err(sdk_error(e)).with_context(what),
-                };
-                let Some(r) = got.role() else { return Ok(()) };
-                let current = decode_document(r.assume_role_policy_document().unwrap_or("{}"))?;
-                let (_, owned) = split_trust(&current);
-                if !owned.iter().any(|(s, _)| s == sid) {
-                    return Ok(());
-                }
-                // Sessions already assumed outlive the statement: the plan's
-                // session deny (a separate, planned write) ends them.
-                let updated = trust_with(&current, &[sid.as_str()], None);
-                write_trust(rt, &client, role, &updated, &mut self.calls).with_context(what)?;
+        let mut calls = 0;
+        let result = self
+            .runtime
+            .block_on(delete_object(&client, &account.id, target, &mut calls));
+        self.calls += calls;
+        result
+    }
+
+    /// Each account is one task (at most `limits.accounts` at a time); in it,
+    /// each lane (the writes to one role's trust policy, or a single write)
+    /// is one task, at most `limits.per_account` at a time. Results come back
+    /// through a channel as they end, so progress shows while IAM works.
+    fn write_all(
+        &mut self,
+        writes: &[Write<'_>],
+        limits: Limits,
+        done: &mut dyn FnMut(usize, &anyhow::Result<()>),
+    ) -> Vec<anyhow::Result<()>> {
+        type Lane = Vec<(usize, Target, Option<String>, Option<Target>)>;
+        let mut accounts: BTreeMap<&str, (Client, BTreeMap<LaneKey, Lane>)> = BTreeMap::new();
+        for (i, w) in writes.iter().enumerate() {
+            if !accounts.contains_key(w.account.id.as_str()) {
+                let client = self.client(w.account);
+                accounts.insert(&w.account.id, (client, BTreeMap::new()));
             }
-            Target::SessionRevocations { role } => {
-                let r = rt.block_on(
-                    client
-                        .delete_role_policy()
-                        .role_name(role)
-                        .policy_name(SESSION_REVOCATIONS)
-                        .send(),
-                );
-                self.calls += 1;
-                already_gone_is_ok(r).with_context(what)?;
-            }
-            Target::UserPolicy { user, policy } => {
-                let r = rt.block_on(
-                    client
-                        .delete_user_policy()
-                        .user_name(user)
-                        .policy_name(policy)
-                        .send(),
-                );
-                self.calls += 1;
-                already_gone_is_ok(r).with_context(what)?;
-            }
-            Target::RolePolicy { role, policy } => {
-                let r = rt.block_on(
-                    client
-                        .delete_role_policy()
-                        .role_name(role)
-                        .policy_name(policy)
-                        .send(),
-                );
-                self.calls += 1;
-                already_gone_is_ok(r).with_context(what)?;
-            }
-            Target::ManagedPolicy { policy, .. } => {
-                let arn = managed_arn(&account.id, policy);
-                let exists = rt.block_on(client.get_policy().policy_arn(&arn).send());
-                self.calls += 1;
-                if let Err(e) = exists {
-                    return already_gone_is_ok(Err::<(), _>(e)).with_context(what);
-                }
-                // A policy can only be deleted once detached and without old versions.
-                let entities = rt
-                    .block_on(client.list_entities_for_policy().policy_arn(&arn).send())
-                    .map_err(sdk_error)
-                    .with_context(what)?;
-                self.calls += 1;
-                for u in entities.policy_users() {
-                    let name = u.user_name().unwrap_or_default();
-                    let r = rt.block_on(
-                        client
-                            .detach_user_policy()
-                            .user_name(name)
-                            .policy_arn(&arn)
-                            .send(),
-                    );
-                    self.calls += 1;
-                    already_gone_is_ok(r).with_context(what)?;
-                }
-                for r in entities.policy_roles() {
-                    let name = r.role_name().unwrap_or_default();
-                    let r = rt.block_on(
-                        client
-                            .detach_role_policy()
-                            .role_name(name)
-                            .policy_arn(&arn)
-                            .send(),
-                    );
-                    self.calls += 1;
-                    already_gone_is_ok(r).with_context(what)?;
-                }
-                delete_old_versions(rt, &client, &arn, &mut self.calls).with_context(what)?;
-                let r = rt.block_on(client.delete_policy().policy_arn(&arn).send());
-                self.calls += 1;
-                already_gone_is_ok(r).with_context(what)?;
-            }
+            let key = match w.lane() {
+                Some((_, role)) => LaneKey::Role(role.to_string()),
+                None => LaneKey::Alone(i),
+            };
+            let (_, lanes) = accounts
+                .get_mut(w.account.id.as_str())
+                .expect("inserted above");
+            lanes.entry(key).or_default().push((
+                i,
+                w.target.clone(),
+                w.document.map(str::to_string),
+                w.replaces.cloned(),
+            ));
         }
-        Ok(())
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let account_slots = Arc::new(Semaphore::new(limits.accounts.max(1)));
+        for (account_id, (client, lanes)) in accounts {
+            let account_id = account_id.to_string();
+            let (tx, account_slots) = (tx.clone(), account_slots.clone());
+            let per_account = limits.per_account.max(1);
+            self.runtime.spawn(async move {
+                let Ok(_slot) = account_slots.acquire_owned().await else {
+                    return;
+                };
+                let write_slots = Arc::new(Semaphore::new(per_account));
+                let mut running = tokio::task::JoinSet::new();
+                for lane in lanes.into_values() {
+                    let (tx, write_slots) = (tx.clone(), write_slots.clone());
+                    let (client, account_id) = (client.clone(), account_id.clone());
+                    running.spawn(async move {
+                        let Ok(_slot) = write_slots.acquire_owned().await else {
+                            return;
+                        };
+                        for (i, target, document, replaces) in lane {
+                            let mut calls = 0;
+                            let result = match &document {
+                                Some(doc) => {
+                                    put_object(
+                                        &client,
+                                        &account_id,
+                                        &target,
+                                        doc,
+                                        replaces.as_ref(),
+                                        &mut calls,
+                                    )
+                                    .await
+                                }
+                                None => {
+                                    delete_object(&client, &account_id, &target, &mut calls).await
+                                }
+                            };
+                            let _ = tx.send((i, calls, result));
+                        }
+                    });
+                }
+                while running.join_next().await.is_some() {}
+            });
+        }
+        drop(tx);
+        let mut results: Vec<Option<anyhow::Result<()>>> = writes.iter().map(|_| None).collect();
+        let mut calls = 0;
+        self.runtime.block_on(async {
+            while let Some((i, n, result)) = rx.recv().await {
+                calls += n;
+                done(i, &result);
+                results[i] = Some(result);
+            }
+        });
+        self.calls += calls;
+        results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.unwrap_or_else(|| {
+                    let lost = Err(anyhow::anyhow!(
+                        "{} was not written (its task ended early)",
+                        writes[i].target
+                    ));
+                    done(i, &lost);
+                    lost
+                })
+            })
+            .collect()
     }
 
     fn calls(&self) -> usize {
         self.calls
     }
+}
+
+/// Writes that must not overlap share a key: one role's trust policy.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum LaneKey {
+    Role(String),
+    Alone(usize),
+}
+
+/// Creates or replaces one object (see [`Cloud::put`]); counts its calls.
+async fn put_object(
+    client: &Client,
+    account_id: &str,
+    target: &Target,
+    document: &str,
+    replaces: Option<&Target>,
+    calls: &mut usize,
+) -> anyhow::Result<()> {
+    let what = || format!("writing {target} in account {account_id}");
+    match target {
+        Target::UserPolicy { user, policy } => {
+            client
+                .put_user_policy()
+                .user_name(user)
+                .policy_name(policy)
+                .policy_document(document)
+                .send()
+                .await
+                .map_err(sdk_error)
+                .with_context(what)?;
+            *calls += 1;
+        }
+        Target::RolePolicy { role, policy } => {
+            client
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(policy)
+                .policy_document(document)
+                .send()
+                .await
+                .map_err(sdk_error)
+                .with_context(what)?;
+            *calls += 1;
+        }
+        Target::SessionRevocations { role } => {
+            client
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(SESSION_REVOCATIONS)
+                .policy_document(document)
+                .send()
+                .await
+                .map_err(sdk_error)
+                .with_context(what)?;
+            *calls += 1;
+        }
+        Target::TrustStatement { role, sid } => {
+            let desired: Value = serde_json::from_str(document)?;
+            let statement = desired["Statement"][0].clone();
+            let got = client
+                .get_role()
+                .role_name(role)
+                .send()
+                .await
+                .map_err(sdk_error)
+                .with_context(what)?;
+            *calls += 1;
+            let raw = got
+                .role()
+                .map(|r| {
+                    r.assume_role_policy_document()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let current = if raw.is_empty() {
+                json!({})
+            } else {
+                decode_document(&raw)?
+            };
+            let mut remove = vec![sid.as_str()];
+            match replaces {
+                Some(Target::TrustStatement { role: r, sid: old }) if r == role => {
+                    remove.push(old.as_str())
+                }
+                None => {}
+                Some(other) => anyhow::bail!("{target} cannot replace {other}"),
+            }
+            let updated = trust_with(&current, &remove, Some(statement));
+            write_trust(client, role, &updated, calls)
+                .await
+                .with_context(what)?;
+        }
+        Target::ManagedPolicy { policy, principal } => {
+            let arn = managed_arn(account_id, policy);
+            let created = client
+                .create_policy()
+                .policy_name(policy)
+                .path(MANAGED_PATH)
+                .policy_document(document)
+                .send()
+                .await;
+            *calls += 1;
+            if let Err(e) = created {
+                let exists = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_entity_already_exists_exception());
+                if !exists {
+                    return Err(sdk_error(e)).with_context(what);
+                }
+                // Replace the document: make room (IAM keeps at most 5 versions), add the new default.
+                delete_old_versions(client, &arn, calls)
+                    .await
+                    .with_context(what)?;
+                client
+                    .create_policy_version()
+                    .policy_arn(&arn)
+                    .policy_document(document)
+                    .set_as_default(true)
+                    .send()
+                    .await
+                    .map_err(sdk_error)
+                    .with_context(what)?;
+                *calls += 1;
+            }
+            match principal.split_once('/') {
+                Some(("user", name)) => {
+                    client
+                        .attach_user_policy()
+                        .user_name(name)
+                        .policy_arn(&arn)
+                        .send()
+                        .await
+                        .map_err(sdk_error)
+                        .with_context(what)?;
+                }
+                Some(("role", name)) => {
+                    client
+                        .attach_role_policy()
+                        .role_name(name)
+                        .policy_arn(&arn)
+                        .send()
+                        .await
+                        .map_err(sdk_error)
+                        .with_context(what)?;
+                }
+                _ => anyhow::bail!("{target}: no principal to attach to"),
+            }
+            *calls += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Removes one object (see [`Cloud::delete`]); counts its calls. Removing
+/// what is already gone succeeds.
+async fn delete_object(
+    client: &Client,
+    account_id: &str,
+    target: &Target,
+    calls: &mut usize,
+) -> anyhow::Result<()> {
+    let what = || format!("removing {target} in account {account_id}");
+    match target {
+        Target::TrustStatement { role, sid } => {
+            let got = client.get_role().role_name(role).send().await;
+            *calls += 1;
+            let got = match got {
+                Ok(g) => g,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_no_such_entity_exception()) =>
+                {
+                    return Ok(());
+                }
+                Err(e) => return Err(sdk_error(e)).with_context(what),
+            };
+            let Some(r) = got.role() else { return Ok(()) };
+            let current = decode_document(r.assume_role_policy_document().unwrap_or("{}"))?;
+            let (_, owned) = split_trust(&current);
+            if !owned.iter().any(|(s, _)| s == sid) {
+                return Ok(());
+            }
+            // Sessions already assumed outlive the statement: the plan's
+            // session deny (a separate, planned write) ends them.
+            let updated = trust_with(&current, &[sid.as_str()], None);
+            write_trust(client, role, &updated, calls)
+                .await
+                .with_context(what)?;
+        }
+        Target::SessionRevocations { role } => {
+            let r = client
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(SESSION_REVOCATIONS)
+                .send()
+                .await;
+            *calls += 1;
+            already_gone_is_ok(r).with_context(what)?;
+        }
+        Target::UserPolicy { user, policy } => {
+            let r = client
+                .delete_user_policy()
+                .user_name(user)
+                .policy_name(policy)
+                .send()
+                .await;
+            *calls += 1;
+            already_gone_is_ok(r).with_context(what)?;
+        }
+        Target::RolePolicy { role, policy } => {
+            let r = client
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(policy)
+                .send()
+                .await;
+            *calls += 1;
+            already_gone_is_ok(r).with_context(what)?;
+        }
+        Target::ManagedPolicy { policy, .. } => {
+            let arn = managed_arn(account_id, policy);
+            let exists = client.get_policy().policy_arn(&arn).send().await;
+            *calls += 1;
+            if let Err(e) = exists {
+                return already_gone_is_ok(Err::<(), _>(e)).with_context(what);
+            }
+            // A policy can only be deleted once detached and without old versions.
+            let entities = client
+                .list_entities_for_policy()
+                .policy_arn(&arn)
+                .send()
+                .await
+                .map_err(sdk_error)
+                .with_context(what)?;
+            *calls += 1;
+            for u in entities.policy_users() {
+                let name = u.user_name().unwrap_or_default();
+                let r = client
+                    .detach_user_policy()
+                    .user_name(name)
+                    .policy_arn(&arn)
+                    .send()
+                    .await;
+                *calls += 1;
+                already_gone_is_ok(r).with_context(what)?;
+            }
+            for r in entities.policy_roles() {
+                let name = r.role_name().unwrap_or_default();
+                let r = client
+                    .detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(&arn)
+                    .send()
+                    .await;
+                *calls += 1;
+                already_gone_is_ok(r).with_context(what)?;
+            }
+            delete_old_versions(client, &arn, calls)
+                .await
+                .with_context(what)?;
+            let r = client.delete_policy().policy_arn(&arn).send().await;
+            *calls += 1;
+            already_gone_is_ok(r).with_context(what)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

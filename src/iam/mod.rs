@@ -281,7 +281,46 @@ impl AccountState {
     }
 }
 
-/// The cloud's IAM: read one account in O(pages), write one object at a time.
+/// One planned IAM write: put `document` (replacing `replaces` in the same
+/// write), or delete the object when there is no document.
+#[derive(Debug, Clone, Copy)]
+pub struct Write<'a> {
+    pub account: &'a Account,
+    pub target: &'a Target,
+    pub document: Option<&'a str>,
+    pub replaces: Option<&'a Target>,
+}
+
+impl Write<'_> {
+    /// Writes with the same key must not overlap: a trust statement is a
+    /// read-modify-write of its role's whole trust policy.
+    pub fn lane(&self) -> Option<(&str, &str)> {
+        match self.target {
+            Target::TrustStatement { role, .. } => Some((self.account.id.as_str(), role)),
+            _ => None,
+        }
+    }
+}
+
+/// How much of a batch of writes may be in flight at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Accounts written at the same time (`--parallelism`).
+    pub accounts: usize,
+    /// Writes in flight per account (`apply --concurrency`).
+    pub per_account: usize,
+}
+
+impl Limits {
+    /// One write at a time.
+    pub const SERIAL: Limits = Limits {
+        accounts: 1,
+        per_account: 1,
+    };
+}
+
+/// The cloud's IAM: read one account in O(pages), write objects in bounded
+/// batches.
 pub trait Cloud {
     fn read(&mut self, account: &Account) -> anyhow::Result<AccountState>;
     /// Reads several accounts, at most `parallelism` at a time, and answers
@@ -310,6 +349,32 @@ pub trait Cloud {
     ) -> anyhow::Result<()>;
     /// Removes the object; removing one that is already gone is not an error.
     fn delete(&mut self, account: &Account, target: &Target) -> anyhow::Result<()>;
+    /// Carries out `writes`, answering for each (in the order given) on its
+    /// own, and calling `done` as each one ends. Writes in one batch may run
+    /// at the same time: at most `limits.accounts` accounts and
+    /// `limits.per_account` writes per account in flight, except that writes
+    /// to one role's trust policy (read, edit, write back) run one after the
+    /// other, in the order given. By default one after the other.
+    fn write_all(
+        &mut self,
+        writes: &[Write<'_>],
+        limits: Limits,
+        done: &mut dyn FnMut(usize, &anyhow::Result<()>),
+    ) -> Vec<anyhow::Result<()>> {
+        let _ = limits;
+        writes
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let result = match w.document {
+                    Some(doc) => self.put(w.account, w.target, doc, w.replaces),
+                    None => self.delete(w.account, w.target),
+                };
+                done(i, &result);
+                result
+            })
+            .collect()
+    }
     /// API calls made so far.
     fn calls(&self) -> usize;
 }

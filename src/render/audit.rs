@@ -10,6 +10,18 @@ use crate::audit::{Counts, EVENT_FIELDS, Event, Report, ReportGrant, VIOLATION_F
 use crate::policy::iam_time;
 
 /// One JSON object per line.
+/// Writes JSON Lines as it goes (for long outputs).
+pub fn write_json_lines<T: Serialize>(
+    out: &mut impl std::io::Write,
+    items: impl Iterator<Item = T>,
+) -> std::io::Result<()> {
+    for item in items {
+        serde_json::to_writer(&mut *out, &item)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 pub fn json_lines<T: Serialize>(items: &[T]) -> String {
     let mut out = String::new();
     for item in items {

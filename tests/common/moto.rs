@@ -308,7 +308,7 @@ impl Iam {
 
     pub fn list_user_policies(&self, user: &str) -> Vec<String> {
         let xml = self.ok("ListUserPolicies", &[("UserName", user)]);
-        xml_members(&xml, "PolicyNames")
+        sorted(xml_members(&xml, "PolicyNames"))
     }
 
     pub fn delete_user_policy(&self, user: &str, name: &str) {
@@ -336,7 +336,7 @@ impl Iam {
 
     pub fn list_role_policies(&self, role: &str) -> Vec<String> {
         let xml = self.ok("ListRolePolicies", &[("RoleName", role)]);
-        xml_members(&xml, "PolicyNames")
+        sorted(xml_members(&xml, "PolicyNames"))
     }
 
     pub fn delete_role_policy(&self, role: &str, name: &str) {
@@ -380,13 +380,13 @@ impl Iam {
     /// ARNs of the managed policies attached to the user.
     pub fn list_attached_user_policies(&self, user: &str) -> Vec<String> {
         let xml = self.ok("ListAttachedUserPolicies", &[("UserName", user)]);
-        xml_all(&xml, "PolicyArn")
+        sorted(xml_all(&xml, "PolicyArn"))
     }
 
     /// ARNs of the managed policies attached to the role.
     pub fn list_attached_role_policies(&self, role: &str) -> Vec<String> {
         let xml = self.ok("ListAttachedRolePolicies", &[("RoleName", role)]);
-        xml_all(&xml, "PolicyArn")
+        sorted(xml_all(&xml, "PolicyArn"))
     }
 }
 
@@ -491,6 +491,13 @@ fn form_encode(s: &str) -> String {
 
 /// IAM returns policy documents URL-encoded (RFC 3986, `+` is literal);
 /// moto leaves a few of them plain JSON, so decode only what is not JSON yet.
+/// Names in order: IAM lists them alphabetically, moto in creation order,
+/// and apply creates objects in parallel.
+fn sorted(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names
+}
+
 pub fn decode_doc(s: &str) -> String {
     if s.trim_start().starts_with('{') {
         return s.to_string();
