@@ -109,7 +109,10 @@ fn run_pr(
     }
     if format != Format::Json {
         for e in &plan.errors {
-            ui.err(&format!("{} {e}\n", ui.paint("31", "error:")));
+            ui.err(&format!(
+                "{} {e}\n",
+                ui.paint(render::Tone::Remove, "error:")
+            ));
         }
     }
     notify_pending(&repo, &snapshot, &head_repo, &plan, &head_blobs, ctx.now);
@@ -195,7 +198,10 @@ pub fn show(ui: &Ui, plan: &Plan, format: Format) -> anyhow::Result<()> {
     }
     if format != Format::Json {
         for e in &plan.errors {
-            ui.err(&format!("{} {e}\n", ui.paint("31", "error:")));
+            ui.err(&format!(
+                "{} {e}\n",
+                ui.paint(render::Tone::Remove, "error:")
+            ));
         }
     }
     Ok(())

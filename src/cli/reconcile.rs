@@ -28,9 +28,6 @@ use crate::{apply, notify, plan, reconcile};
 /// With `--now`, the clock starts at that time and runs at real speed
 /// (for drills and tests).
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Example:\n  jit -C /srv/access reconcile --watch --interval 5m --listen 127.0.0.1:9100"
-)]
 pub struct Args {
     /// Keep running: one step, then the next when due, until stopped.
     #[arg(long)]
