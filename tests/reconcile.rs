@@ -217,23 +217,29 @@ fn watch_grants_then_expires_on_its_own_and_stops_on_sigterm() {
         "{text}"
     );
 
-    // ...and expires on its own: revoked, archived, announced.
+    assert_eq!(get(&addr, "/nope").0, 404);
+
+    // ...and expires on its own: revoked, archived, announced. The receiver
+    // answers slowly: SIGTERM arrives while the step is still delivering.
+    hook.delay(1500);
     let got = hook.wait_for(2, Duration::from_secs(20));
     assert_eq!(hook.events(), ["granted alice-db", "expired alice-db"]);
     assert!(got[1].signature_ok(SECRET));
     assert!(moto.account(ACCOUNT).list_user_policies("alice").is_empty());
+    let (_, text) = get(&addr, "/metrics");
+    assert_eq!(metric(&text, "jit_revocations_total"), 1.0, "{text}");
+    assert_eq!(metric(&text, "jit_active_grants"), 0.0, "{text}");
+    sigterm(&child);
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "exit {status:?}");
+    // The step finished after the signal: its delivery was recorded and
+    // pushed, and the archive commit is on origin.
+    let ledger = repo.origin_git(&["show", "jit-notified:ledger"]);
+    assert_eq!(ledger.matches("sent security ").count(), 2, "{ledger}");
     assert!(
         repo.origin_git(&["log", "--format=%s", "main"])
             .contains("jit: expire alice-db")
     );
-    let (_, text) = get(&addr, "/metrics");
-    assert_eq!(metric(&text, "jit_revocations_total"), 1.0, "{text}");
-    assert_eq!(metric(&text, "jit_active_grants"), 0.0, "{text}");
-    assert_eq!(get(&addr, "/nope").0, 404);
-
-    sigterm(&child);
-    let status = wait_exit(&mut child, Duration::from_secs(10));
-    assert!(status.success(), "exit {status:?}");
     wait_line(&rx, &mut seen, Duration::from_secs(5), |l| {
         l.contains("stopped by signal")
     });

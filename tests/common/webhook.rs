@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,7 @@ pub struct Receiver {
     pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
     plan: Arc<Mutex<VecDeque<u16>>>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl Receiver {
@@ -58,7 +60,8 @@ impl Receiver {
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let got = Arc::new(Mutex::new(Vec::new()));
         let plan = Arc::new(Mutex::new(VecDeque::new()));
-        let (g, p) = (got.clone(), plan.clone());
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let (g, p, d) = (got.clone(), plan.clone(), delay_ms.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -91,13 +94,24 @@ impl Receiver {
                     headers,
                     body: String::from_utf8_lossy(&body).into_owned(),
                 });
+                std::thread::sleep(Duration::from_millis(d.load(Ordering::SeqCst)));
                 let _ = write!(
                     stream,
                     "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                 );
             }
         });
-        Receiver { url, got, plan }
+        Receiver {
+            url,
+            got,
+            plan,
+            delay_ms,
+        }
+    }
+
+    /// Answer each later request only after `ms` (it is recorded at once).
+    pub fn delay(&self, ms: u64) {
+        self.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// The next answers, in order (then 200).
