@@ -118,6 +118,9 @@ pub struct Stats {
     #[serde(default)]
     pub github_calls: usize,
     pub elapsed_ms: u128,
+    /// Of `elapsed_ms`, the time spent reading IAM.
+    #[serde(default)]
+    pub iam_ms: u128,
     pub commits: usize,
     /// Tree objects the history reader loaded (linear in history size).
     #[serde(default)]
@@ -1187,6 +1190,7 @@ pub fn plan(
             iam_calls: iam.values().map(|s| s.calls).sum(),
             github_calls: snapshot.forge_calls,
             elapsed_ms: 0,
+            iam_ms: 0,
             commits: snapshot.commits_walked,
             trees_read: snapshot.trees_read,
         },
@@ -1324,6 +1328,7 @@ pub fn plan_revoke(
             iam_calls: iam.values().map(|s| s.calls).sum(),
             github_calls: snapshot.forge_calls,
             elapsed_ms: 0,
+            iam_ms: 0,
             commits: snapshot.commits_walked,
             trees_read: snapshot.trees_read,
         },

@@ -25,6 +25,8 @@ pub struct World {
     /// Declared accounts this run leaves alone, by id: nothing in them is
     /// planned, applied or archived.
     pub skipped: BTreeMap<String, Skipped>,
+    /// Time spent reading IAM (the rest of a plan is local work).
+    pub iam_ms: u128,
 }
 
 /// Why an account is left out of a run.
@@ -96,7 +98,10 @@ pub fn read_scoped(dir: &Path, cloud: &mut dyn Cloud, scope: &Scope) -> anyhow::
         .partition(|a| scope.accounts.is_empty() || scope.accounts.contains(&a.name));
     let mut iam = BTreeMap::new();
     let mut skipped = BTreeMap::new();
-    for (id, result) in cloud.read_all(&chosen, scope.parallelism) {
+    let reading = Instant::now();
+    let states = cloud.read_all(&chosen, scope.parallelism);
+    let iam_ms = reading.elapsed().as_millis();
+    for (id, result) in states {
         match result {
             Ok(state) => {
                 iam.insert(id, state);
@@ -120,6 +125,7 @@ pub fn read_scoped(dir: &Path, cloud: &mut dyn Cloud, scope: &Scope) -> anyhow::
         iam,
         endings,
         skipped,
+        iam_ms,
     })
 }
 
@@ -141,6 +147,7 @@ pub fn plan_now(
     let world = read(dir, cloud)?;
     let mut plan = plan_at(&world, now);
     plan.stats.elapsed_ms = started.elapsed().as_millis();
+    plan.stats.iam_ms = world.iam_ms;
     Ok((world, plan))
 }
 
@@ -156,6 +163,7 @@ pub fn plan_scoped(
     let world = read_scoped(dir, cloud, scope)?;
     let mut plan = plan_at(&world, now);
     plan.stats.elapsed_ms = started.elapsed().as_millis();
+    plan.stats.iam_ms = world.iam_ms;
     Ok((world, plan))
 }
 

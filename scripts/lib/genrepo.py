@@ -96,9 +96,9 @@ for i in range(args.archived):
     path = f"requests/{name}.hcl"
     text = request(name, user, c)
     commit(f"u{user}", f"Request {name}", {path: text})
-    # Five years of months, in order, as jit files them (archive/YYYY/MM):
+    # Ten years of months, in order, as jit files them (archive/YYYY/MM):
     # a few thousand per folder, not every request in one tree.
-    month = 60 * i // max(args.archived, 1)
+    month = 120 * i // max(args.archived, 1)
     folder = f"archive/{2021 + month // 12}/{1 + month % 12:02d}"
     commit("jit", f"jit: expire {name}\n\nJit-Request: {name}\nJit-Outcome: expired\n",
            {f"{folder}/{name}.hcl": text}, deletes=[path])

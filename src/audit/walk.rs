@@ -13,7 +13,7 @@ use git2::{Commit, Oid, Repository};
 use super::{ArchiveTrailers, DefinitionChange, EndedBy, Ending, History, Lifecycle, StrayArchive};
 use crate::approval::{self, Evidence, Object, Verdict};
 use crate::config::{Definitions, validate};
-use crate::git::history::{self, Judge, Link, Replayed};
+use crate::git::history::{self, Judge, Link, RawTree, Replayed};
 use crate::git::{self as jitgit};
 use crate::lifecycle::{Effect, PathLog, Version};
 
@@ -182,8 +182,8 @@ impl Walker<'_, '_> {
             None
         };
         if old != new {
-            let old_tree = old.map(|id| self.repo.find_tree(id)).transpose()?;
-            let new_tree = new.map(|id| self.repo.find_tree(id)).transpose()?;
+            let old_tree = old.map(|id| RawTree::read(self.repo, id)).transpose()?;
+            let new_tree = new.map(|id| RawTree::read(self.repo, id)).transpose()?;
             for (file, old_blob, new_blob) in
                 history::request_deltas(old_tree.as_ref(), new_tree.as_ref())
             {

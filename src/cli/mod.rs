@@ -247,16 +247,6 @@ pub fn main() -> ExitCode {
     // by default) would only hold every tree of the walk until exit, and its
     // pack windows (8 GiB mapped by default) the whole pack.
     git2::opts::enable_caching(false);
-    // libgit2 parses a large tree (a `requests/` of thousands of entries)
-    // into one large allocation per commit. After the first is freed, glibc
-    // raises its mmap threshold and keeps every later one in the heap, where
-    // they fragment: the history walk's memory would grow with history.
-    // A fixed threshold hands each back to the kernel when freed.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only tunes the allocator; called before other threads start.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
     // SAFETY: set once at start-up, before any repository is opened.
     let _ = unsafe { git2::opts::set_mwindow_size(8 << 20) };
     // SAFETY: as above.

@@ -701,14 +701,17 @@ pub fn read_requests(
     trees_read: &mut usize,
 ) -> anyhow::Result<BTreeMap<String, PathLog>> {
     let mut logs: BTreeMap<String, PathLog> = BTreeMap::new();
-    let mut previous: Option<Tree> = None;
+    let mut previous: Option<(Oid, RawTree)> = None;
     for (position, link) in chain.iter().enumerate() {
-        if previous.as_ref().map(|t| t.id()) == link.requests {
+        if previous.as_ref().map(|(id, _)| *id) == link.requests {
             continue;
         }
-        let tree = link.requests.map(|id| repo.find_tree(id)).transpose()?;
+        let tree = link
+            .requests
+            .map(|id| Ok::<_, anyhow::Error>((id, RawTree::read(repo, id)?)))
+            .transpose()?;
         *trees_read += usize::from(tree.is_some());
-        let changes = request_deltas(previous.as_ref(), tree.as_ref());
+        let changes = request_deltas(previous.as_ref().map(|t| &t.1), tree.as_ref().map(|t| &t.1));
         previous = tree;
         let mut commit = None;
         for (file, old, new) in changes {
@@ -742,44 +745,84 @@ pub fn read_requests(
     Ok(logs)
 }
 
+/// A tree object's raw bytes: its entries are read in place, never parsed
+/// into a list (a `requests/` tree of thousands of entries is read once per
+/// commit that changed it).
+pub struct RawTree {
+    data: Vec<u8>,
+}
+
+/// One entry of a [`RawTree`].
+struct RawEntry<'t> {
+    mode: u32,
+    name: &'t [u8],
+    id: &'t [u8],
+}
+
+impl RawTree {
+    pub fn read(repo: &Repository, id: Oid) -> anyhow::Result<RawTree> {
+        let odb = repo.odb()?;
+        let object = odb.read(id)?;
+        anyhow::ensure!(
+            object.kind() == ObjectType::Tree,
+            "object {id} is not a tree"
+        );
+        Ok(RawTree {
+            data: object.data().to_vec(),
+        })
+    }
+
+    /// `<octal mode> <name>\0<20-byte id>`, in git's order. A malformed
+    /// entry ends the iteration (git refuses such trees on fsck).
+    fn entries(&self) -> impl Iterator<Item = RawEntry<'_>> {
+        let mut rest = self.data.as_slice();
+        std::iter::from_fn(move || {
+            let space = rest.iter().position(|&b| b == b' ')?;
+            let mode = u32::from_str_radix(std::str::from_utf8(&rest[..space]).ok()?, 8).ok()?;
+            let after = &rest[space + 1..];
+            let nul = after.iter().position(|&b| b == 0)?;
+            let (name, tail) = (&after[..nul], &after[nul + 1..]);
+            if tail.len() < 20 {
+                return None;
+            }
+            let (id, next) = tail.split_at(20);
+            rest = next;
+            Some(RawEntry { mode, name, id })
+        })
+    }
+}
+
 /// The request files (`<name>.hcl`, regular blobs, directly in the tree)
 /// whose blob differs between two `requests/` trees: (file, old, new). One
 /// merge of the two sorted entry lists, like `git diff-tree`: no lookups.
 pub fn request_deltas(
-    old: Option<&Tree>,
-    new: Option<&Tree>,
+    old: Option<&RawTree>,
+    new: Option<&RawTree>,
 ) -> Vec<(String, Option<Oid>, Option<Oid>)> {
-    /// A request file's name and blob, or `None` for any other entry.
-    fn request(e: &git2::TreeEntry) -> Option<Oid> {
-        let regular =
-            e.kind() == Some(ObjectType::Blob) && matches!(e.filemode(), 0o100644 | 0o100755);
-        (regular && std::str::from_utf8(e.name_bytes()).is_ok_and(super::is_request_file_name))
-            .then(|| e.id())
+    const TREE: u32 = 0o40000;
+    /// A request file's blob, or `None` for any other entry.
+    fn request(e: &RawEntry) -> Option<Oid> {
+        let regular = matches!(e.mode, 0o100644 | 0o100755);
+        (regular && std::str::from_utf8(e.name).is_ok_and(super::is_request_file_name))
+            .then(|| Oid::from_bytes(e.id).ok())
+            .flatten()
     }
     /// Git's tree order: names compared as bytes, a tree as if it ended in `/`.
-    fn key<'t>(e: &'t git2::TreeEntry) -> (&'t [u8], u8) {
-        let dir = e.kind() == Some(ObjectType::Tree);
-        (e.name_bytes(), if dir { b'/' } else { 0 })
-    }
-    fn order(a: &git2::TreeEntry, b: &git2::TreeEntry) -> std::cmp::Ordering {
-        let ((an, at), (bn, bt)) = (key(a), key(b));
-        let common = an.len().min(bn.len());
-        an[..common].cmp(&bn[..common]).then_with(|| {
-            let next = |n: &[u8], t: u8| n.get(common).copied().unwrap_or(t);
-            next(an, at).cmp(&next(bn, bt))
+    fn order(a: &RawEntry, b: &RawEntry) -> std::cmp::Ordering {
+        let term = |e: &RawEntry| if e.mode == TREE { b'/' } else { 0 };
+        let common = a.name.len().min(b.name.len());
+        a.name[..common].cmp(&b.name[..common]).then_with(|| {
+            let next = |e: &RawEntry| e.name.get(common).copied().unwrap_or(term(e));
+            next(a).cmp(&next(b))
         })
     }
     let mut out = Vec::new();
-    let mut push = |e: &git2::TreeEntry, old: Option<Oid>, new: Option<Oid>| {
+    let mut push = |e: &RawEntry, old: Option<Oid>, new: Option<Oid>| {
         if old != new {
-            out.push((
-                String::from_utf8_lossy(e.name_bytes()).into_owned(),
-                old,
-                new,
-            ));
+            out.push((String::from_utf8_lossy(e.name).into_owned(), old, new));
         }
     };
-    let (mut a, mut b) = (old.map(|t| t.iter()), new.map(|t| t.iter()));
+    let (mut a, mut b) = (old.map(|t| t.entries()), new.map(|t| t.entries()));
     let (mut x, mut y) = (
         a.as_mut().and_then(|i| i.next()),
         b.as_mut().and_then(|i| i.next()),
@@ -805,7 +848,7 @@ pub fn request_deltas(
                     y = b.as_mut().and_then(|i| i.next());
                 }
                 std::cmp::Ordering::Equal => {
-                    if e.id() != f.id() || e.filemode() != f.filemode() {
+                    if e.id != f.id || e.mode != f.mode {
                         push(e, request(e), request(f));
                     }
                     x = a.as_mut().and_then(|i| i.next());
@@ -1012,7 +1055,7 @@ mod tests {
     use super::*;
 
     /// A `requests/` tree holding these entries: (name, content, filemode).
-    fn tree<'r>(repo: &'r Repository, entries: &[(&str, &str, i32)]) -> Tree<'r> {
+    fn tree(repo: &Repository, entries: &[(&str, &str, i32)]) -> RawTree {
         let mut b = repo.treebuilder(None).unwrap();
         for (name, content, mode) in entries {
             let id = if *mode == 0o040000 {
@@ -1025,7 +1068,26 @@ mod tests {
             };
             b.insert(name, id, *mode).unwrap();
         }
-        repo.find_tree(b.write().unwrap()).unwrap()
+        let id = b.write().unwrap();
+        let raw = RawTree::read(repo, id).unwrap();
+        // The raw reader sees what libgit2's parser sees.
+        let parsed = repo.find_tree(id).unwrap();
+        let ours: Vec<_> = raw
+            .entries()
+            .map(|e| {
+                (
+                    e.name.to_vec(),
+                    e.mode as i32,
+                    Oid::from_bytes(e.id).unwrap(),
+                )
+            })
+            .collect();
+        let theirs: Vec<_> = parsed
+            .iter()
+            .map(|e| (e.name_bytes().to_vec(), e.filemode(), e.id()))
+            .collect();
+        assert_eq!(ours, theirs);
+        raw
     }
 
     #[test]
