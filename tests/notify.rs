@@ -127,7 +127,7 @@ fn notifications_against_iam() {
     let moto = Moto::start();
     let started = std::time::Instant::now();
     // Each scenario has its own account and receiver: they run at once.
-    let scenarios: [(Scenario, &str); 8] = [
+    let scenarios: [(Scenario, &str); 9] = [
         (lifecycle_is_signed_and_never_repeated, "210000000001"),
         (failed_attempts_are_retried, "210000000002"),
         (a_dead_receiver_never_stops_a_revocation, "210000000003"),
@@ -139,6 +139,10 @@ fn notifications_against_iam() {
         ),
         (jit_revoke_is_announced_by_the_next_apply, "210000000007"),
         (breakglass_grants_are_announced, "210000000008"),
+        (
+            a_grant_not_announced_when_written_is_announced_later,
+            "210000000009",
+        ),
     ];
     std::thread::scope(|s| {
         let running: Vec<_> = scenarios
@@ -465,6 +469,36 @@ fn breakglass_grants_are_announced(moto: &Moto, account: &str) {
     assert_eq!(body["approvers"][0], "erin@acme.example");
     apply(&repo.work, moto, "2026-11-23T09:35:00Z");
     assert_eq!(hook.received().len(), 1);
+}
+
+fn a_grant_not_announced_when_written_is_announced_later(moto: &Moto, account: &str) {
+    let hook = Receiver::start();
+    let repo = setup(moto, account, &json_target("security", &hook.url, ""));
+    // The first run grants without the secret: nothing can be sent.
+    let out = Command::new(env!("CARGO_BIN_EXE_jit"))
+        .arg("-C")
+        .arg(&repo.work)
+        .args(["--now", "2026-11-23T09:30:00Z", "apply", "--auto-approve"])
+        .env("RUST_LOG", "jit=info")
+        .envs(moto.env())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("JIT_TEST_SECRET (secret_env) is not set"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        moto.account(account).list_user_policies("alice"),
+        ["jit-alice-db"]
+    );
+    assert!(hook.received().is_empty());
+    // The next run has nothing to apply, and announces the live grant once.
+    apply(&repo.work, moto, "2026-11-23T09:35:00Z");
+    apply(&repo.work, moto, "2026-11-23T09:40:00Z");
+    assert_eq!(hook.events(), ["granted alice-db"]);
+    assert_eq!(hook.received()[0].json()["start"], "2026-11-23T09:00:00Z");
 }
 
 /// PR mode, no IAM: a proposed request waits for approvers; its `pending`

@@ -137,7 +137,9 @@ pub struct Applied<'a> {
 }
 
 /// The events an apply run makes due: `granted` (and `breakglass`) for
-/// every grant written now, `expiring` for every live grant (each target
+/// every grant written now, and for every live grant IAM already held
+/// (a run that stopped before announcing it, a target whose secret was
+/// missing: the ledger keeps it from repeating), `expiring` for every live grant (each target
 /// applies its own lead time, [`due`]), `apply_failed` for each failed IAM
 /// action or a stopped apply. `expired` and `revoked` come from the archive
 /// commits ([`archived`]), whoever made them.
@@ -146,6 +148,7 @@ pub fn after_apply(
     endings: &Endings,
     plan: &Plan,
     applied: &Applied,
+    held: &std::collections::BTreeSet<String>,
     now: DateTime<Utc>,
 ) -> Vec<Event> {
     let defs = &snapshot.effective;
@@ -172,34 +175,7 @@ pub fn after_apply(
         if !applied.done.contains(&line) {
             continue;
         }
-        let facts = GrantFacts::of(defs, record);
-        let id = format!(
-            "{}/{}/{}/{}",
-            a.request,
-            facts.commit,
-            iam_time(start),
-            iam_time(end)
-        );
-        out.push(facts.event(
-            NotifyEvent::Granted,
-            Some((start, end)),
-            format!("granted until {}", iam_time(end)),
-            format!("granted/{id}"),
-            now,
-        ));
-        if facts.breakglass {
-            out.push(facts.event(
-                NotifyEvent::Breakglass,
-                Some((start, end)),
-                format!(
-                    "breakglass contract `{}` granted until {}",
-                    facts.contract,
-                    iam_time(end)
-                ),
-                format!("breakglass/{id}"),
-                now,
-            ));
-        }
+        out.extend(granted(&GrantFacts::of(defs, record), start, end, now));
     }
     let defs_diags = crate::config::validate::validate_definitions(defs);
     for record in &snapshot.requests {
@@ -210,6 +186,19 @@ pub fn after_apply(
         }
         if let Standing::Active(start, end) = plan::standing(snapshot, &defs_diags, record, now) {
             let facts = GrantFacts::of(defs, record);
+            let name = record.request.name.as_str();
+            let revoked = plan
+                .actions
+                .iter()
+                .any(|a| a.request == name && a.action == ActionKind::Revoke);
+            let announced = out
+                .iter()
+                .any(|e| e.event == NotifyEvent::Granted && e.request == name);
+            if held.contains(name) && !revoked && !announced {
+                // Written by an earlier run that did not announce it (or
+                // live when this target was added): it is live now.
+                out.extend(granted(&facts, start, end, now));
+            }
             out.push(facts.event(
                 NotifyEvent::Expiring,
                 Some((start, end)),
@@ -263,6 +252,43 @@ pub fn after_apply(
             error,
             format!("apply_failed/{}/{digest}", plan.commit),
             now,
+        ));
+    }
+    out
+}
+
+/// `granted`, and `breakglass` for a breakglass contract.
+fn granted(
+    facts: &GrantFacts,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Vec<Event> {
+    let id = format!(
+        "{}/{}/{}/{}",
+        facts.request,
+        facts.commit,
+        iam_time(start),
+        iam_time(end)
+    );
+    let mut out = vec![facts.event(
+        NotifyEvent::Granted,
+        Some((start, end)),
+        format!("granted until {}", iam_time(end)),
+        format!("granted/{id}"),
+        at,
+    )];
+    if facts.breakglass {
+        out.push(facts.event(
+            NotifyEvent::Breakglass,
+            Some((start, end)),
+            format!(
+                "breakglass contract `{}` granted until {}",
+                facts.contract,
+                iam_time(end)
+            ),
+            format!("breakglass/{id}"),
+            at,
         ));
     }
     out
@@ -478,7 +504,14 @@ mod tests {
             error: None,
         };
         let now = plan.now;
-        let events = after_apply(&snapshot(), &Endings::default(), &plan, &applied, now);
+        let events = after_apply(
+            &snapshot(),
+            &Endings::default(),
+            &plan,
+            &applied,
+            &Default::default(),
+            now,
+        );
         assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(events[0].event, NotifyEvent::ApplyFailed);
         assert_eq!(events[0].request, "alice-db");
@@ -494,6 +527,7 @@ mod tests {
                 failed: &failed2,
                 error: None,
             },
+            &Default::default(),
             now,
         );
         assert_eq!(again[0].delivery_id(), events[0].delivery_id());
@@ -508,6 +542,7 @@ mod tests {
                 failed: &[],
                 error: Some("the plan had to be applied by …".into()),
             },
+            &Default::default(),
             now,
         );
         assert_eq!(stopped.len(), 1);

@@ -92,6 +92,7 @@ pub fn deliver(run: &Run, events: &[Event]) -> Report {
     // The real clock: receivers check the timestamp against theirs.
     let timestamp = chrono::Utc::now().timestamp();
     let mut deliveries = Vec::new();
+    let mut queued = std::collections::BTreeSet::new();
     for target in targets {
         let since = ledger.since(&target.name, run.now);
         let key = match &target.secret_env {
@@ -112,6 +113,7 @@ pub fn deliver(run: &Run, events: &[Event]) -> Report {
             if event.at < since
                 || !events::due(target, event, run.now)
                 || !ledger.wants(&target.name, &id)
+                || !queued.insert((target.name.clone(), id.clone()))
             {
                 continue;
             }
@@ -189,7 +191,12 @@ pub fn after_apply(
     if usable_targets(defs).is_empty() {
         return Report::default();
     }
-    let mut due = events::after_apply(&world.snapshot, &world.endings, plan, applied, now);
+    let held: std::collections::BTreeSet<String> = world
+        .iam
+        .values()
+        .flat_map(|s| s.owned.iter().filter_map(|o| o.target.request()))
+        .collect();
+    let mut due = events::after_apply(&world.snapshot, &world.endings, plan, applied, &held, now);
     match archived::events(
         &world.repo,
         &plan.branch,
