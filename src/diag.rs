@@ -60,6 +60,8 @@ pub enum Subject {
     Team(String),
     Account(String),
     Guardrail(String),
+    /// The `identity_center` block: identity_center grants fail closed.
+    IdentityCenter,
     /// The settings, and problems in a definitions file that belong to no
     /// object jit could read (a syntax error, an unknown block): nothing is
     /// granted while they are in force.

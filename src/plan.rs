@@ -13,7 +13,10 @@ use crate::config::{Contract, Definitions, Mode};
 use crate::diag::Subject;
 use crate::git::endings::{Ending, Endings};
 use crate::git::history::{RequestRecord, Snapshot};
-use crate::iam::{AccountState, Owned, SID_PREFIX, Target, encode_name, legacy_sid_for};
+use crate::iam::{
+    AccountState, IdentityCenterState, Owned, SID_PREFIX, Target, encode_name, legacy_sid_for,
+    permission_set_name,
+};
 use crate::policy;
 
 pub const FORMAT_VERSION: &str = "1";
@@ -227,6 +230,10 @@ pub fn definitions_problem(
     let why = |subject: &Subject| -> Option<String> {
         Some(match subject {
             Subject::Settings => "the settings are invalid, so nothing is granted".to_string(),
+            Subject::IdentityCenter if contract.mode == Mode::IdentityCenter => format!(
+                "the identity_center block, which contract `{}` grants through, has an error",
+                contract.name
+            ),
             Subject::Contract(c) if *c == contract.name => {
                 format!("contract `{}` has an error", contract.name)
             }
@@ -255,7 +262,12 @@ pub fn definitions_problem(
                 if defs.accounts.get(a).is_none_or(|a| {
                     requester_account.as_deref() == Some(a.id.as_str())
                         || validate::contract_touches_account(defs, contract, &a.id)
-                }) =>
+                }) || (contract.mode == Mode::IdentityCenter
+                    && defs
+                        .settings
+                        .identity_center
+                        .as_ref()
+                        .is_some_and(|ic| ic.account.as_ref() == Some(a))) =>
             {
                 format!(
                     "account `{a}`, where contract `{}` grants, has an error",
@@ -318,20 +330,71 @@ pub fn standing(
 }
 
 /// The IAM target and document for an approved request in its window.
+/// Where grants of identity_center contracts go, when the plan has read it:
+/// the Identity Center state, or why it could not be read.
+pub type IdentityCenterRead<'a> = Option<Result<&'a IdentityCenterState, &'a str>>;
+
+pub use validate::{principal_of, sso_principal};
+
+/// The permission set a grant of an identity_center contract is: its
+/// inline policy is the role's statements with the window (and MFA)
+/// conditions, its session lasts the window within 1-12 hours, and it has
+/// one assignment, to the user in the contract's account. A grant that has
+/// ended needs no user id (it is only archived); an active one whose user is
+/// not in the Identity Store is an error for that grant alone.
+#[allow(clippy::too_many_arguments)]
+fn identity_center_grant(
+    defs: &Definitions,
+    contract: &Contract,
+    user: &crate::config::User,
+    role: &crate::config::Role,
+    resources: &[String],
+    request: &str,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+    ic: IdentityCenterRead<'_>,
+) -> Result<(Target, String, Value), String> {
+    let account = validate::contract_account(defs, contract)?;
+    let user_name = user.sso.as_deref().ok_or_else(|| {
+        format!(
+            "user `{}` has no `sso` (Identity Store UserName)",
+            user.name
+        )
+    })?;
+    let inline = policy::grant_document(role, resources, start, end, contract.require_mfa);
+    let session = policy::iso_duration(policy::session_minutes(start, end));
+    let user_id = match ic {
+        _ if now >= end => String::new(),
+        None => return Err("IAM Identity Center was not read".into()),
+        Some(Err(why)) => return Err(format!("IAM Identity Center could not be read: {why}")),
+        Some(Ok(state)) => state.users.get(user_name).cloned().ok_or_else(|| {
+            format!(
+                "Identity Store user `{user_name}` (sso of user `{}`) does not exist; create it in IAM Identity Center or fix the user's sso",
+                user.name
+            )
+        })?,
+    };
+    let assignment = policy::assignment(&account, "USER", &user_id);
+    let doc = policy::permission_set_document(&inline, &session, vec![assignment], Vec::new());
+    let target = Target::PermissionSet {
+        name: permission_set_name(request),
+    };
+    Ok((target, account, doc))
+}
+
 fn grant_for(
     defs: &Definitions,
     contract: &Contract,
     record: &RequestRecord,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+    ic: IdentityCenterRead<'_>,
 ) -> Result<Grant, String> {
     let req = &record.request;
     let user = defs
         .users
         .get(&req.requester)
         .ok_or_else(|| format!("unknown user `{}`", req.requester))?;
-    let principal = parse_principal_arn(&user.aws)
-        .ok_or_else(|| format!("user `{}` has no valid aws ARN", user.name))?;
     let role = defs
         .roles
         .get(&contract.role)
@@ -341,6 +404,32 @@ fn grant_for(
     } else {
         &req.resources
     };
+    if contract.mode == Mode::IdentityCenter {
+        let (target, account, document) = identity_center_grant(
+            defs,
+            contract,
+            user,
+            role,
+            resources,
+            &req.name,
+            (start, end),
+            now,
+            ic,
+        )?;
+        return Ok(Grant {
+            request: req.name.clone(),
+            principal: principal_of(defs, user, contract),
+            account,
+            document: policy::minify(&document),
+            target,
+            start,
+            end,
+            role: role.name.clone(),
+            session: None,
+        });
+    }
+    let principal = parse_principal_arn(&user.aws)
+        .ok_or_else(|| format!("user `{}` has no valid aws ARN", user.name))?;
     let (target, account, document) = match contract.mode {
         Mode::AssumeRole => {
             let arn = contract.role_arn.as_deref().unwrap_or_default();
@@ -363,7 +452,7 @@ fn grant_for(
             );
             (target, assumed.account, policy::as_document(statement))
         }
-        Mode::Unknown => {
+        Mode::Unknown | Mode::IdentityCenter => {
             // Never reached past `invalid_reason`; fail closed all the same.
             return Err(format!(
                 "contract `{}` has a mode jit does not know: nothing is granted",
@@ -400,6 +489,23 @@ fn principal_key(target: &Target) -> String {
         | Target::TrustStatement { role, .. }
         | Target::SessionRevocations { role } => format!("role/{role}"),
         Target::ManagedPolicy { principal, .. } => principal.clone(),
+        Target::PermissionSet { name } => format!("permission-set/{name}"),
+    }
+}
+
+/// The principal a revoke of an object nobody asks for names.
+fn owned_principal(account: &str, owned: &Owned) -> String {
+    match &owned.target {
+        Target::PermissionSet { .. } => {
+            let users: Vec<&str> = owned.document["Assignments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str()?.rsplit(':').next())
+                .collect();
+            format!("sso:{account}:user-id/{}", users.join(","))
+        }
+        target => format!("arn:aws:iam::{account}:{}", principal_key(target)),
     }
 }
 
@@ -419,6 +525,8 @@ fn budget_of(g: &Grant) -> (Budget, usize) {
             (Budget::RoleInline, policy::iam_size(&g.document))
         }
         Target::ManagedPolicy { .. } => (Budget::ManagedCount, 1),
+        // Checked apart, by `check_identity_center`.
+        Target::PermissionSet { .. } => (Budget::RoleInline, 0),
         Target::TrustStatement { .. } => {
             let doc: Value = serde_json::from_str(&g.document).unwrap_or_default();
             (
@@ -495,6 +603,9 @@ fn check_principals_and_quotas(
             fit.blocked.insert(g.request.clone());
             continue;
         };
+        if let Target::PermissionSet { .. } = g.target {
+            continue;
+        }
         let key = principal_key(&g.target);
         if !state.principals.contains(&key) {
             errors.push(format!(
@@ -578,6 +689,153 @@ fn check_principals_and_quotas(
         }
     }
     fit
+}
+
+/// Identity Center's limit on a permission set's inline policy (characters
+/// without whitespace); the IAM role it provisions holds the same policy, so
+/// `settings.quotas.role_inline` caps it too.
+pub const PERMISSION_SET_INLINE_MAX: usize = 10240;
+
+/// The Identity Center quotas, at plan time: a permission set's inline
+/// policy fits Identity Center's limit and the role inline quota; new
+/// permission sets (in order of start) fit the instance's quota, counting
+/// every permission set it holds; no two grants share a permission set name.
+/// As with IAM quotas, a new grant that does not fit is left out whole, and a
+/// live one whose document cannot be written is revoked.
+fn check_identity_center(
+    desired: &[Grant],
+    current: &BTreeMap<String, Value>,
+    ic: IdentityCenterRead<'_>,
+    quotas: &crate::config::Quotas,
+    errors: &mut Vec<String>,
+    fit: &mut Fit,
+) {
+    let grants: Vec<&Grant> = desired
+        .iter()
+        .filter(|g| matches!(g.target, Target::PermissionSet { .. }))
+        .filter(|g| !fit.blocked.contains(&g.request))
+        .collect();
+    let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for g in &grants {
+        by_name
+            .entry(g.target.policy_name())
+            .or_default()
+            .push(&g.request);
+    }
+    for (name, requests) in by_name.iter().filter(|(_, r)| r.len() > 1) {
+        for r in requests {
+            errors.push(format!(
+                "{r}: requests {} would share permission set {name}; rename one of them",
+                requests.join(", ")
+            ));
+            fit.blocked.insert(r.to_string());
+        }
+    }
+    let limit = PERMISSION_SET_INLINE_MAX.min(quotas.role_inline);
+    let mut new = Vec::new();
+    for g in grants {
+        if fit.blocked.contains(&g.request) {
+            continue;
+        }
+        let doc: Value = serde_json::from_str(&g.document).unwrap_or_default();
+        let size = policy::iam_size(&policy::minify(&policy::inline_part(&doc)));
+        let existing = current.contains_key(&g.request);
+        if size > limit {
+            let e = format!(
+                "{}: the inline policy of permission set {} would be {size} characters, over the limit of {limit} (Identity Center allows {PERMISSION_SET_INLINE_MAX}; the role it provisions counts against settings.quotas.role_inline = {}){}; narrow the role or the resources",
+                g.request,
+                g.target.policy_name(),
+                quotas.role_inline,
+                if existing {
+                    ": its new document cannot be written, so the grant is revoked"
+                } else {
+                    ""
+                }
+            );
+            errors.push(e.clone());
+            if existing {
+                fit.revoked.insert(g.request.clone(), e);
+            } else {
+                fit.blocked.insert(g.request.clone());
+            }
+            continue;
+        }
+        if !existing {
+            new.push(g);
+        }
+    }
+    let Some(Ok(state)) = ic else { return };
+    new.sort_by(|a, b| (a.start, &a.request).cmp(&(b.start, &b.request)));
+    let mut total = state.permission_sets;
+    for g in new {
+        if total + 1 > quotas.permission_sets {
+            errors.push(format!(
+                "{}: permission set {} would be number {} in Identity Center instance {}, over its quota of {} (settings.quotas.permission_sets); delete unused permission sets, end other identity_center grants, or raise the quota",
+                g.request,
+                g.target.policy_name(),
+                total + 1,
+                state.instance_arn,
+                quotas.permission_sets
+            ));
+            fit.blocked.insert(g.request.clone());
+            continue;
+        }
+        total += 1;
+    }
+}
+
+/// The account each request's permission set belongs in (by permission set
+/// name), for the requests under `requests/` whose contract grants through
+/// Identity Center.
+pub fn permission_set_accounts(snapshot: &Snapshot) -> BTreeMap<String, String> {
+    let defs = &snapshot.effective;
+    snapshot
+        .requests
+        .iter()
+        .filter_map(|r| {
+            let c = defs.contracts.get(&r.request.contract)?;
+            (c.mode == Mode::IdentityCenter).then_some(())?;
+            let account = validate::contract_account(defs, c).ok()?;
+            Some((permission_set_name(&r.request.name), account))
+        })
+        .collect()
+}
+
+/// Puts each permission set jit owns into the state of the account it
+/// belongs to, so that the plan finds, diffs and revokes it like any other
+/// object: the account its request's contract names (when that account was
+/// read), else the first account it is assigned in or provisioned to that
+/// was read; one that is in no account at all goes to `fallback` (the
+/// identity_center block's account) or the first account read. One whose
+/// accounts were all left out of this run stays out of it.
+pub fn place_permission_sets(
+    snapshot: &Snapshot,
+    ic: &IdentityCenterState,
+    iam: &mut BTreeMap<String, AccountState>,
+) {
+    let defs = &snapshot.effective;
+    let expected = permission_set_accounts(snapshot);
+    let fallback = defs
+        .settings
+        .identity_center
+        .as_ref()
+        .and_then(|c| c.account.as_ref())
+        .and_then(|a| defs.accounts.get(a))
+        .map(|a| a.id.clone())
+        .filter(|id| iam.contains_key(id))
+        .or_else(|| iam.keys().next().cloned());
+    for ps in &ic.owned {
+        let name = ps.owned.target.policy_name();
+        let home = expected
+            .get(name)
+            .filter(|a| iam.contains_key(*a))
+            .cloned()
+            .or_else(|| ps.accounts.iter().find(|a| iam.contains_key(*a)).cloned())
+            .or_else(|| ps.accounts.is_empty().then(|| fallback.clone()).flatten());
+        if let Some(state) = home.and_then(|h| iam.get_mut(&h)) {
+            state.owned.push(ps.owned.clone());
+        }
+    }
 }
 
 /// Sid prefix of the deny written at grant time (`JitEnd` + the request).
@@ -849,6 +1107,7 @@ impl<'a> Owners<'a> {
         for n in names {
             exact.insert(crate::iam::sid_for(n), n);
             exact.insert(format!("{}{n}", crate::iam::PREFIX), n);
+            exact.insert(permission_set_name(n), n);
             legacy.entry(legacy_sid_for(n)).or_insert(n);
         }
         Owners { exact, legacy }
@@ -878,6 +1137,18 @@ pub fn plan(
     now: DateTime<Utc>,
     endings: &Endings,
 ) -> Plan {
+    plan_with_identity_center(snapshot, iam, None, now, endings)
+}
+
+/// [`plan`], with the Identity Center instance as read (`None`: not read;
+/// its permission sets are in `iam` already, see [`place_permission_sets`]).
+pub fn plan_with_identity_center(
+    snapshot: &Snapshot,
+    iam: &BTreeMap<String, AccountState>,
+    ic: IdentityCenterRead<'_>,
+    now: DateTime<Utc>,
+    endings: &Endings,
+) -> Plan {
     let defs = &snapshot.effective;
     let defs_diags = validate::validate_definitions(defs);
     let mut actions = Vec::new();
@@ -895,6 +1166,11 @@ pub fn plan(
     // the definitions check: once is enough.
     let mut seen = BTreeSet::new();
     errors.retain(|e| seen.insert(e.clone()));
+    if let Some(Err(why)) = ic {
+        errors.push(format!(
+            "IAM Identity Center could not be read: {why}; its grants are neither made nor revoked this run"
+        ));
+    }
     let mut desired: Vec<Grant> = Vec::new();
     // Why a request in requests/ has no grant now, for revoke details.
     let mut not_active: BTreeMap<String, String> = BTreeMap::new();
@@ -949,7 +1225,7 @@ pub fn plan(
             Standing::Active(start, end) | Standing::Ended(start, end) => (start, end),
         };
         let contract = &defs.contracts[&req.contract];
-        match grant_for(defs, contract, record, start, end) {
+        match grant_for(defs, contract, record, (start, end), now, ic) {
             Err(e) => errors.push(format!("{}: {e}", req.name)),
             Ok(grant) if now >= end => {
                 ended.insert(req.name.clone());
@@ -1036,8 +1312,16 @@ pub fn plan(
     // Grants whose principal is missing, or that would break a quota, are
     // errors and are left out whole: never half-applied. Live grants whose
     // new document cannot be written are revoked.
-    let fit =
+    let mut fit =
         check_principals_and_quotas(&desired, &current, iam, &defs.settings.quotas, &mut errors);
+    check_identity_center(
+        &desired,
+        &current,
+        ic,
+        &defs.settings.quotas,
+        &mut errors,
+        &mut fit,
+    );
     for (request, why) in &fit.revoked {
         not_active.insert(request.clone(), why.clone());
         migrates.remove(request);
@@ -1134,7 +1418,7 @@ pub fn plan(
             actions.push(Action {
                 action: ActionKind::Revoke,
                 request,
-                principal: format!("arn:aws:iam::{account}:{}", principal_key(&owned.target)),
+                principal: owned_principal(account, owned),
                 account: account.clone(),
                 target: owned.target.to_string(),
                 start: None,
@@ -1187,7 +1471,8 @@ pub fn plan(
         unapproved,
         summary,
         stats: Stats {
-            iam_calls: iam.values().map(|s| s.calls).sum(),
+            iam_calls: iam.values().map(|s| s.calls).sum::<usize>()
+                + ic.and_then(Result::ok).map_or(0, |s| s.calls),
             github_calls: snapshot.forge_calls,
             elapsed_ms: 0,
             iam_ms: 0,
@@ -1241,11 +1526,14 @@ pub fn plan_revoke(
     };
     let defs = &snapshot.effective;
     let req = &record.request;
-    let principal = defs
-        .users
-        .get(&req.requester)
-        .map(|u| u.aws.clone())
-        .unwrap_or_default();
+    let principal = match (
+        defs.users.get(&req.requester),
+        defs.contracts.get(&req.contract),
+    ) {
+        (Some(u), Some(c)) => principal_of(defs, u, c),
+        (Some(u), None) => u.aws.clone(),
+        _ => String::new(),
+    };
     let window = record
         .verdict
         .is_approved()

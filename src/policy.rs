@@ -119,6 +119,88 @@ pub fn nobody_statement(sid: &str) -> Value {
     })
 }
 
+/// Identity Center's bounds on a permission set's session duration, in minutes.
+pub const SESSION_MIN_MINUTES: i64 = 60;
+pub const SESSION_MAX_MINUTES: i64 = 12 * 60;
+
+/// The session duration of an identity_center grant's permission set: the
+/// window's length, within Identity Center's 1-12 hours. A window shorter
+/// than an hour still gets a 1-hour session; the policy's window condition
+/// ends its access on time all the same.
+pub fn session_minutes(start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
+    (end - start)
+        .num_minutes()
+        .clamp(SESSION_MIN_MINUTES, SESSION_MAX_MINUTES)
+}
+
+/// Minutes as an ISO 8601 duration (`PT2H`, `PT1H30M`).
+pub fn iso_duration(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (h, 0) => format!("PT{h}H"),
+        (0, m) => format!("PT{m}M"),
+        (h, m) => format!("PT{h}H{m}M"),
+    }
+}
+
+/// The minutes of an ISO 8601 duration of hours, minutes and seconds
+/// (`PT1H`, `PT90M`, `PT3600S`); `None` for anything else.
+pub fn parse_iso_duration(text: &str) -> Option<i64> {
+    let rest = text.strip_prefix("PT")?;
+    let (mut seconds, mut number) = (0i64, String::new());
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'H' | 'M' | 'S' => {
+                let n: i64 = number.parse().ok()?;
+                number.clear();
+                seconds += n * match c {
+                    'H' => 3600,
+                    'M' => 60,
+                    _ => 1,
+                };
+            }
+            _ => return None,
+        }
+    }
+    (number.is_empty() && !rest.is_empty()).then_some(seconds / 60)
+}
+
+/// An Identity Center assignment as the permission set document lists it.
+pub fn assignment(account: &str, principal_type: &str, principal_id: &str) -> String {
+    format!("{account}:{principal_type}:{principal_id}")
+}
+
+/// What jit holds a permission set to, as one document: its inline policy
+/// (`Version`, `Statement`), `SessionDuration`, the `Assignments` it has
+/// (see [`assignment`], sorted) and the `ManagedPolicies` attached to it
+/// (jit attaches none). Drift in any of them is a planned update.
+pub fn permission_set_document(
+    inline: &Value,
+    session_duration: &str,
+    mut assignments: Vec<String>,
+    mut managed_policies: Vec<String>,
+) -> Value {
+    assignments.sort();
+    assignments.dedup();
+    managed_policies.sort();
+    let mut doc = json!({
+        "Version": inline.get("Version").cloned().unwrap_or(json!("2012-10-17")),
+        "Statement": inline.get("Statement").cloned().unwrap_or(json!([])),
+    });
+    doc["SessionDuration"] = json!(session_duration);
+    doc["Assignments"] = json!(assignments);
+    doc["ManagedPolicies"] = json!(managed_policies);
+    doc
+}
+
+/// The inline policy part of a permission set document.
+pub fn inline_part(doc: &Value) -> Value {
+    json!({
+        "Version": doc.get("Version").cloned().unwrap_or(json!("2012-10-17")),
+        "Statement": doc.get("Statement").cloned().unwrap_or(json!([])),
+    })
+}
+
 /// A single statement as a document, so statements compare like policies.
 pub fn as_document(statement: Value) -> Value {
     json!({"Version": "2012-10-17", "Statement": [statement]})
@@ -201,6 +283,28 @@ pub fn drift(actual: &Value, desired: &Value) -> Option<String> {
     if a == d {
         return None;
     }
+    let blank = Map::new();
+    // Keys beside the statements (a permission set's SessionDuration,
+    // Assignments, ManagedPolicies; a policy's Version).
+    let (ta, td) = (
+        a.as_object().unwrap_or(&blank),
+        d.as_object().unwrap_or(&blank),
+    );
+    let mut outer: Vec<String> = ta
+        .keys()
+        .chain(td.keys())
+        .filter(|k| *k != "Statement" && ta.get(*k) != td.get(*k))
+        .cloned()
+        .collect();
+    outer.sort();
+    outer.dedup();
+    let with_outer = |what: String| {
+        if outer.is_empty() {
+            what
+        } else {
+            format!("{what}; {} differs", outer.join(", "))
+        }
+    };
     let empty = Vec::new();
     let statements = |v: &Value| {
         v.get("Statement")
@@ -210,10 +314,13 @@ pub fn drift(actual: &Value, desired: &Value) -> Option<String> {
     };
     let (sa, sd) = (statements(&a), statements(&d));
     if sa.len() != sd.len() {
-        return Some(format!("{} statement(s) instead of {}", sa.len(), sd.len()));
+        return Some(with_outer(format!(
+            "{} statement(s) instead of {}",
+            sa.len(),
+            sd.len()
+        )));
     }
     let mut keys: Vec<String> = Vec::new();
-    let blank = Map::new();
     for (x, y) in sa.iter().zip(&sd) {
         let (x, y) = (
             x.as_object().unwrap_or(&blank),
@@ -226,10 +333,13 @@ pub fn drift(actual: &Value, desired: &Value) -> Option<String> {
         }
     }
     if keys.is_empty() {
-        return Some("document differs".into());
+        if outer.is_empty() {
+            return Some("document differs".into());
+        }
+        return Some(format!("{} differs", outer.join(", ")));
     }
     keys.sort();
-    Some(format!("{} differs", keys.join(", ")))
+    Some(with_outer(format!("{} differs", keys.join(", "))))
 }
 
 #[cfg(test)]
@@ -312,6 +422,63 @@ mod tests {
         let a = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:*"], "Resource": ["a"]}]});
         let b = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["a"]}]});
         assert_eq!(drift(&a, &b).as_deref(), Some("Action differs"));
+    }
+
+    #[test]
+    fn session_duration_is_the_window_within_one_to_twelve_hours() {
+        let start = t("2026-11-23T09:00:00Z");
+        let m = |end: &str| iso_duration(session_minutes(start, t(end)));
+        assert_eq!(m("2026-11-23T11:00:00Z"), "PT2H");
+        assert_eq!(m("2026-11-23T10:30:00Z"), "PT1H30M");
+        // Shorter than an hour: still a 1-hour session; the policy's window
+        // condition ends the access at 09:15 all the same.
+        assert_eq!(m("2026-11-23T09:15:00Z"), "PT1H");
+        assert_eq!(m("2026-11-25T09:00:00Z"), "PT12H");
+        for text in ["PT2H", "PT1H30M", "PT90M", "PT5400S"] {
+            assert!(parse_iso_duration(text).is_some(), "{text}");
+        }
+        assert_eq!(parse_iso_duration("PT90M"), Some(90));
+        assert_eq!(parse_iso_duration("PT2H"), Some(120));
+        assert_eq!(parse_iso_duration("P1D"), None);
+        assert_eq!(parse_iso_duration("PT"), None);
+        assert_eq!(parse_iso_duration("PT2"), None);
+    }
+
+    #[test]
+    fn permission_set_drift_names_what_differs() {
+        let r = role(vec![(vec!["s3:GetObject"], vec!["arn:aws:s3:::b"])]);
+        let inline = grant_document(
+            &r,
+            &[],
+            t("2026-11-23T09:00:00Z"),
+            t("2026-11-23T11:00:00Z"),
+            false,
+        );
+        let desired = permission_set_document(&inline, "PT2H", vec!["1:USER:u".into()], vec![]);
+        assert_eq!(inline_part(&desired), inline);
+        let same = permission_set_document(&inline, "PT2H", vec!["1:USER:u".into()], vec![]);
+        assert_eq!(drift(&same, &desired), None);
+        let longer = permission_set_document(&inline, "PT12H", vec!["1:USER:u".into()], vec![]);
+        assert_eq!(
+            drift(&longer, &desired).as_deref(),
+            Some("SessionDuration differs")
+        );
+        let shared = permission_set_document(
+            &inline,
+            "PT2H",
+            vec!["1:USER:x".into(), "1:USER:u".into()],
+            vec!["arn:aws:iam::aws:policy/AdministratorAccess".into()],
+        );
+        assert_eq!(
+            drift(&shared, &desired).as_deref(),
+            Some("Assignments, ManagedPolicies differs")
+        );
+        let mut wider = longer.clone();
+        wider["Statement"][0]["Action"] = json!("s3:*");
+        assert_eq!(
+            drift(&wider, &desired).as_deref(),
+            Some("Action differs; SessionDuration differs")
+        );
     }
 
     #[test]

@@ -25,7 +25,11 @@ pub struct World {
     /// Declared accounts this run leaves alone, by id: nothing in them is
     /// planned, applied or archived.
     pub skipped: BTreeMap<String, Skipped>,
-    /// Time spent reading IAM (the rest of a plan is local work).
+    /// The Identity Center instance, when the definitions declare one: its
+    /// state, or why it could not be read. Its permission sets are in `iam`.
+    pub identity_center: Option<Result<crate::iam::IdentityCenterState, String>>,
+    /// Time spent reading IAM and Identity Center (the rest of a plan is
+    /// local work).
     pub iam_ms: u128,
 }
 
@@ -100,7 +104,6 @@ pub fn read_scoped(dir: &Path, cloud: &mut dyn Cloud, scope: &Scope) -> anyhow::
     let mut skipped = BTreeMap::new();
     let reading = Instant::now();
     let states = cloud.read_all(&chosen, scope.parallelism);
-    let iam_ms = reading.elapsed().as_millis();
     for (id, result) in states {
         match result {
             Ok(state) => {
@@ -119,13 +122,15 @@ pub fn read_scoped(dir: &Path, cloud: &mut dyn Cloud, scope: &Scope) -> anyhow::
             skipped.entry(a.id.clone()).or_insert(Skipped::OutOfScope);
         }
     }
+    let identity_center = crate::iam::sso::read_for(cloud, &snapshot, &mut iam);
     Ok(World {
         repo,
         snapshot,
         iam,
         endings,
         skipped,
-        iam_ms,
+        identity_center,
+        iam_ms: reading.elapsed().as_millis(),
     })
 }
 
@@ -171,7 +176,12 @@ pub fn plan_scoped(
 /// no grant, no revocation (what could not be read is never revoked) and no
 /// archive move (an expired request's IAM objects there were not checked).
 pub fn plan_at(world: &World, now: DateTime<Utc>) -> Plan {
-    let mut plan = plan::plan(&world.snapshot, &world.iam, now, &world.endings);
+    let ic = world
+        .identity_center
+        .as_ref()
+        .map(|r| r.as_ref().map_err(String::as_str));
+    let mut plan =
+        plan::plan_with_identity_center(&world.snapshot, &world.iam, ic, now, &world.endings);
     if world.skipped.is_empty() {
         return plan;
     }

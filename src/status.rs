@@ -104,7 +104,7 @@ pub fn status(snapshot: &Snapshot, endings: &Endings, now: DateTime<Utc>) -> Sta
             principal: defs
                 .users
                 .get(&req.requester)
-                .map(|u| u.aws.clone())
+                .map(|u| validate::principal_of(defs, u, contract))
                 .unwrap_or_default(),
             contract: contract.name.clone(),
             role: contract.role.clone(),

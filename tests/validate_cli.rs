@@ -28,7 +28,7 @@ fn acme_is_valid() {
     );
     assert!(
         String::from_utf8_lossy(&out.stdout)
-            .starts_with("Valid: 6 users, 3 teams, 5 roles, 5 contracts, 3 requests.")
+            .starts_with("Valid: 7 users, 3 teams, 6 roles, 6 contracts, 3 requests.")
     );
 }
 

@@ -21,3 +21,20 @@ settings {
 account "prod" {
   id = "123456789012"
 }
+
+# Development. jit reaches it through its reconciler role there.
+account "dev" {
+  id       = "210987654321"
+  role_arn = "arn:aws:iam::210987654321:role/jit-reconciler"
+}
+
+# IAM Identity Center, for people who sign in through the AWS access portal
+# (contracts with mode = "identity_center"). From `aws sso-admin
+# list-instances` in the management (or delegated administrator) account;
+# jit uses the ambient credentials there, or set account = "<name>" to reach
+# it through that account's role_arn.
+identity_center {
+  instance_arn      = "arn:aws:sso:::instance/ssoins-0123456789abcdef"
+  identity_store_id = "d-1234567890"
+  region            = "us-east-1"
+}

@@ -36,3 +36,11 @@ user "frank" {
   github = "frank-gh"
   aws    = "arn:aws:iam::123456789012:user/frank"
 }
+
+# Grace signs in through IAM Identity Center only: `sso` is her Identity
+# Store UserName, and she needs no IAM principal (`aws`).
+user "grace" {
+  email  = "grace@acme.example"
+  github = "grace-gh"
+  sso    = "grace@acme.example"
+}

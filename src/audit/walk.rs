@@ -331,7 +331,13 @@ fn lifecycle(
         replaces,
         contract: request.map(|r| r.contract.clone()).unwrap_or_default(),
         requester: request.map(|r| r.requester.clone()).unwrap_or_default(),
-        principal: request.and_then(|r| before.users.get(&r.requester).map(|u| u.aws.clone())),
+        principal: request.and_then(|r| {
+            let u = before.users.get(&r.requester)?;
+            Some(contract.map_or_else(
+                || u.aws.clone(),
+                |c| crate::config::validate::principal_of(before, u, c),
+            ))
+        }),
         role: contract.map(|c| c.role.clone()),
         resources: match (request, contract) {
             (Some(r), Some(c)) if r.resources.is_empty() => c.resources.clone(),

@@ -84,6 +84,9 @@ pub struct Quotas {
     pub managed_policy: usize,
     pub managed_per_principal: usize,
     pub trust_policy: usize,
+    /// Permission sets per Identity Center instance (all of them, jit's
+    /// and others').
+    pub permission_sets: usize,
 }
 
 impl Default for Quotas {
@@ -94,6 +97,7 @@ impl Default for Quotas {
             managed_policy: 6144,
             managed_per_principal: 10,
             trust_policy: 2048,
+            permission_sets: 2000,
         }
     }
 }
@@ -110,7 +114,22 @@ pub struct Settings {
     /// `notify "<name>"` blocks: where events are delivered. Part of the
     /// settings, so a change to them is approved by the admins.
     pub notify: BTreeMap<String, Notify>,
+    /// The `identity_center` block (a settings change: admins approve it).
+    pub identity_center: Option<IdentityCenter>,
     pub meta: Option<Meta>,
+}
+
+/// The IAM Identity Center instance `mode = "identity_center"` grants in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityCenter {
+    pub instance_arn: String,
+    pub identity_store_id: String,
+    pub region: String,
+    /// The account block whose credentials (its `role_arn`) reach the
+    /// instance: the organization's management or delegated administrator
+    /// account. Absent: the runner's own credentials.
+    pub account: Option<String>,
+    pub meta: Meta,
 }
 
 impl Default for Settings {
@@ -127,6 +146,7 @@ impl Default for Settings {
             },
             quotas: Quotas::default(),
             notify: BTreeMap::new(),
+            identity_center: None,
             meta: None,
         }
     }
@@ -221,7 +241,10 @@ pub struct User {
     pub name: String,
     pub email: String,
     pub github: Option<String>,
+    /// The IAM principal ARN; empty when absent (allowed with `sso`).
     pub aws: String,
+    /// The Identity Store UserName (mode identity_center).
+    pub sso: Option<String>,
     pub meta: Meta,
 }
 
@@ -254,6 +277,7 @@ pub enum Mode {
     InlinePolicy,
     ManagedPolicy,
     AssumeRole,
+    IdentityCenter,
     /// A mode this version of jit does not know: the contract is invalid
     /// and grants nothing (never read as another mode).
     Unknown,
@@ -265,6 +289,7 @@ impl Mode {
             Mode::InlinePolicy => "inline_policy",
             Mode::ManagedPolicy => "managed_policy",
             Mode::AssumeRole => "assume_role",
+            Mode::IdentityCenter => "identity_center",
             Mode::Unknown => "unknown",
         }
     }

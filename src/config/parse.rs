@@ -249,6 +249,10 @@ impl Parser {
                 self.repo.defs.settings = self.settings(ctx, block);
                 continue;
             }
+            if kind == "identity_center" {
+                self.identity_center(ctx, block);
+                continue;
+            }
             let kind: &'static str = match kind {
                 "account" => "account",
                 "user" => "user",
@@ -271,7 +275,7 @@ impl Parser {
                             format!("unknown block type `{other}`"),
                         )
                         .with_hint(
-                            "expected settings, account, user, team, role, contract, guardrail or notify",
+                            "expected settings, identity_center, account, user, team, role, contract, guardrail or notify",
                         ),
                     );
                     continue;
@@ -305,7 +309,14 @@ impl Parser {
                     let u = User {
                         email: r.required_string("email"),
                         github: r.string("github"),
-                        aws: r.required_string("aws"),
+                        // `aws` is optional for a user who signs in through
+                        // Identity Center only.
+                        aws: if r.has("sso") {
+                            r.string("aws").unwrap_or_default()
+                        } else {
+                            r.required_string("aws")
+                        },
+                        sso: r.string("sso"),
                         name: name.clone(),
                         meta: r.finish(&[]),
                     };
@@ -543,6 +554,7 @@ impl Parser {
             bot: d.bot,
             quotas: d.quotas,
             notify: BTreeMap::new(),
+            identity_center: self.repo.defs.settings.identity_center.take(),
             meta: None,
         };
         for b in r.blocks("bot") {
@@ -572,6 +584,9 @@ impl Parser {
                 trust_policy: q
                     .number("trust_policy")
                     .map_or(d.trust_policy, |n| n as usize),
+                permission_sets: q
+                    .number("permission_sets")
+                    .map_or(d.permission_sets, |n| n as usize),
             };
             q.finish(&[]);
         }
@@ -580,16 +595,58 @@ impl Parser {
     }
 }
 
+impl Parser {
+    /// The `identity_center` block: one per repo, part of the settings (so
+    /// admins approve changes to it), invalid as a whole when anything in it
+    /// is (identity_center grants then fail closed).
+    fn identity_center(&mut self, ctx: &FileCtx, block: &Block) {
+        let loc = ctx.loc(block.ident.span());
+        if let Some(first) = &self.repo.defs.settings.identity_center {
+            let d = Diagnostic::error(
+                loc,
+                format!(
+                    "duplicate identity_center block (first defined at {})",
+                    first.meta.loc
+                ),
+            )
+            .about(Subject::IdentityCenter);
+            self.diags.push(d.clone());
+            if let Some(ic) = &mut self.repo.defs.settings.identity_center {
+                ic.meta.attrs.errors.push(d);
+            }
+            return;
+        }
+        let mut r = Reader::new(ctx, block, &mut self.diags);
+        r.subject = Subject::IdentityCenter;
+        if !block.labels.is_empty() {
+            let loc = ctx.loc(block.labels[0].span());
+            r.report(Diagnostic::error(
+                loc,
+                "the identity_center block takes no label",
+            ));
+        }
+        let ic = IdentityCenter {
+            instance_arn: r.required_string("instance_arn"),
+            identity_store_id: r.required_string("identity_store_id"),
+            region: r.required_string("region"),
+            account: r.string("account"),
+            meta: r.finish(&[]),
+        };
+        self.repo.defs.settings.identity_center = Some(ic);
+    }
+}
+
 fn contract(mut r: Reader<'_, '_>, name: String) -> Contract {
     let mode = match r.string("mode").as_deref() {
         None | Some("inline_policy") => Mode::InlinePolicy,
         Some("managed_policy") => Mode::ManagedPolicy,
         Some("assume_role") => Mode::AssumeRole,
+        Some("identity_center") => Mode::IdentityCenter,
         Some(other) => {
             let loc = r.loc_of("mode");
             r.report(Diagnostic::error(
                 loc,
-                format!("mode must be \"inline_policy\", \"managed_policy\" or \"assume_role\", not \"{other}\""),
+                format!("mode must be \"inline_policy\", \"managed_policy\", \"assume_role\" or \"identity_center\", not \"{other}\""),
             ));
             Mode::Unknown
         }
@@ -1121,6 +1178,48 @@ contract "c" {
             ("README.md", "# hi"),
         ]);
         assert!(diags.is_empty() && repo.requests.is_empty());
+    }
+
+    #[test]
+    fn reads_identity_center_and_sso_users_failing_closed_on_unknown_attributes() {
+        let jit = "settings {\n  admins = []\n}\nidentity_center {\n  instance_arn = \"arn:aws:sso:::instance/ssoins-1\"\n  identity_store_id = \"d-1234567890\"\n  region = \"us-east-1\"\n}\n";
+        let people = "user \"a\" {\n  email = \"a@x\"\n  sso = \"a@x\"\n}\ncontract \"c\" {\n  role = \"r\"\n  mode = \"identity_center\"\n}\n";
+        let (repo, diags) = parse(&[("jit.hcl", jit), ("people.hcl", people)]);
+        assert!(diags.is_empty(), "{diags:?}");
+        let ic = repo.defs.settings.identity_center.as_ref().unwrap();
+        assert_eq!(ic.identity_store_id, "d-1234567890");
+        assert_eq!(repo.defs.users["a"].sso.as_deref(), Some("a@x"));
+        assert_eq!(repo.defs.users["a"].aws, "", "aws is optional with sso");
+        assert_eq!(repo.defs.contracts["c"].mode, Mode::IdentityCenter);
+
+        // An unknown attribute makes the block invalid, about Identity Center.
+        let bad = jit.replace("region", "colour = \"red\"\n  region");
+        let (repo, diags) = parse(&[("jit.hcl", &bad)]);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].subject, Subject::IdentityCenter);
+        let ic = repo.defs.settings.identity_center.as_ref().unwrap();
+        assert_eq!(ic.meta.errors().len(), 1);
+        // ...and is a change of the settings' content (admins approve it).
+        let (good, _) = parse(&[("jit.hcl", jit)]);
+        assert_ne!(good.defs.settings, repo.defs.settings);
+
+        // Two blocks: the first is invalid too.
+        let twice = format!("{jit}{}", &jit[jit.find("identity_center").unwrap()..]);
+        let (repo, diags) = parse(&[("jit.hcl", &twice)]);
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.message.contains("duplicate identity_center"))
+        );
+        let ic = repo.defs.settings.identity_center.as_ref().unwrap();
+        assert!(!ic.meta.errors().is_empty());
+
+        // Without sso, aws stays required.
+        let (_, diags) = parse(&[("people.hcl", "user \"b\" {\n  email = \"b@x\"\n}\n")]);
+        assert!(
+            diags.iter().any(|d| d.message.contains("`aws`")),
+            "{diags:?}"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Cross-reference and policy checks over a parsed access repo. Pure: returns
 //! diagnostics, never stops at the first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::pattern;
 use super::*;
@@ -72,7 +72,20 @@ pub fn validate_definitions(defs: &Definitions) -> Vec<Diagnostic> {
                 .about(about()),
             );
         }
+        if let Some(name) = &u.sso
+            && !is_identity_store_user_name(name)
+        {
+            out.push(
+                Diagnostic::error(
+                    u.meta.at("sso").clone(),
+                    format!("`sso` must be an Identity Store UserName (1-128 characters, no spaces or control characters), not `{name}`"),
+                )
+                .about(about()),
+            );
+        }
         match parse_principal_arn(&u.aws) {
+            // A user who signs in through Identity Center only needs no ARN.
+            None if u.aws.is_empty() && u.sso.is_some() => {}
             None => out.push(
                 Diagnostic::error(
                     u.meta.at("aws").clone(),
@@ -108,6 +121,10 @@ pub fn validate_definitions(defs: &Definitions) -> Vec<Diagnostic> {
                 );
             }
         }
+    }
+
+    if let Some(ic) = &defs.settings.identity_center {
+        out.extend(validate_identity_center(defs, ic));
     }
 
     for c in defs.contracts.values() {
@@ -162,6 +179,9 @@ fn object_errors(defs: &Definitions) -> Vec<Diagnostic> {
     };
     if let Some(meta) = &defs.settings.meta {
         add(meta, Subject::Settings);
+    }
+    if let Some(ic) = &defs.settings.identity_center {
+        add(&ic.meta, Subject::IdentityCenter);
     }
     for a in defs.accounts.values() {
         add(&a.meta, Subject::Account(a.name.clone()));
@@ -258,6 +278,22 @@ fn validate_contract(defs: &Definitions, c: &Contract) -> Vec<Diagnostic> {
             ),
         }
     }
+    if c.mode == Mode::IdentityCenter {
+        if defs.settings.identity_center.is_none() {
+            out.push(
+                err(
+                    "mode",
+                    "mode \"identity_center\" needs an identity_center block in jit.hcl".into(),
+                )
+                .with_hint("declare identity_center { instance_arn, identity_store_id, region }"),
+            );
+        }
+        if let Err(why) = contract_account(defs, c) {
+            out.push(err("account", why).with_hint(
+                "set account = \"<name>\" on the contract: the account its permission sets are provisioned to",
+            ));
+        }
+    }
     if let Some(account) = &c.account
         && !defs.accounts.contains_key(account)
     {
@@ -284,7 +320,20 @@ fn validate_contract(defs: &Definitions, c: &Contract) -> Vec<Diagnostic> {
             }
         }
     }
-    if c.require_mfa {
+    if c.require_mfa && c.mode == Mode::IdentityCenter {
+        out.push(
+            Diagnostic::warning(
+                c.meta.at("require_mfa").clone(),
+                format!(
+                    "contract `{}` requires MFA, but Identity Center sessions come from SAML and carry no MFA key (aws:MultiFactorAuthPresent is absent), so its grants will deny every call",
+                    c.name
+                ),
+            )
+            .with_hint("require MFA in Identity Center's sign-in settings instead, and set require_mfa = false")
+            .about(Subject::Other),
+        );
+    }
+    if c.require_mfa && c.mode != Mode::IdentityCenter {
         let roles: Vec<&str> = requesters
             .iter()
             .filter(|u| parse_principal_arn(&u.aws).is_some_and(|p| p.kind == PrincipalKind::Role))
@@ -327,6 +376,124 @@ fn validate_contract(defs: &Definitions, c: &Contract) -> Vec<Diagnostic> {
         out.extend(check_guardrail(defs, g, c));
     }
     out
+}
+
+/// The account (by id) an identity_center contract's permission sets are
+/// provisioned to: its `account`, or else the one account its resource
+/// patterns all name.
+pub fn contract_account(defs: &Definitions, c: &Contract) -> Result<String, String> {
+    if let Some(name) = &c.account {
+        return defs
+            .accounts
+            .get(name)
+            .map(|a| a.id.clone())
+            .ok_or_else(|| format!("unknown account `{name}` in contract `{}`", c.name));
+    }
+    let ids: BTreeSet<&str> = c
+        .resources
+        .iter()
+        .map(|r| r.split(':').nth(4).unwrap_or(""))
+        .collect();
+    match ids.into_iter().collect::<Vec<_>>().as_slice() {
+        [id] if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
+            match defs.account_by_id(id) {
+                Some(a) => Ok(a.id.clone()),
+                None => Err(format!(
+                    "contract `{}` grants in AWS account {id}, which no account block declares",
+                    c.name
+                )),
+            }
+        }
+        _ => Err(format!(
+            "contract `{}` (mode identity_center) needs `account`: its resources do not all name one account",
+            c.name
+        )),
+    }
+}
+
+/// The principal of a grant as plan, trailers, status and audit name it: the
+/// user's `aws` ARN, or for mode identity_center the Identity Store user in
+/// the account (`sso:<account-id>:user/<UserName>`).
+pub fn principal_of(defs: &Definitions, user: &User, contract: &Contract) -> String {
+    if contract.mode != Mode::IdentityCenter {
+        return user.aws.clone();
+    }
+    let account = contract_account(defs, contract).unwrap_or_default();
+    sso_principal(&account, user.sso.as_deref().unwrap_or_default())
+}
+
+/// `sso:<account-id>:user/<UserName>`: an Identity Store user in an account.
+pub fn sso_principal(account: &str, user_name: &str) -> String {
+    format!("sso:{account}:user/{user_name}")
+}
+
+/// The `identity_center` block's values, and the account it is reached through.
+fn validate_identity_center(defs: &Definitions, ic: &IdentityCenter) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let err = |attr: &str, msg: String| {
+        Diagnostic::error(ic.meta.at(attr).clone(), msg).about(Subject::IdentityCenter)
+    };
+    let instance = ic
+        .instance_arn
+        .split_once(":sso:::instance/")
+        .filter(|(head, id)| {
+            head.starts_with("arn:aws")
+                && !id.is_empty()
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        });
+    if instance.is_none() && ic.meta.attrs.locs.contains_key("instance_arn") {
+        out.push(
+            err(
+                "instance_arn",
+                format!("`instance_arn` must be an Identity Center instance ARN, not `{}`", ic.instance_arn),
+            )
+            .with_hint("like \"arn:aws:sso:::instance/ssoins-0123456789abcdef\" (aws sso-admin list-instances)"),
+        );
+    }
+    let store = &ic.identity_store_id;
+    let store_ok = store
+        .strip_prefix("d-")
+        .is_some_and(|rest| rest.len() == 10 && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if !store_ok && ic.meta.attrs.locs.contains_key("identity_store_id") {
+        out.push(
+            err(
+                "identity_store_id",
+                format!("`identity_store_id` must be `d-` and 10 letters or digits, not `{store}`"),
+            )
+            .with_hint("like \"d-1234567890\" (aws sso-admin list-instances)"),
+        );
+    }
+    let region_ok = !ic.region.is_empty()
+        && ic
+            .region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !region_ok && ic.meta.attrs.locs.contains_key("region") {
+        out.push(err(
+            "region",
+            format!(
+                "`region` must be an AWS region such as \"us-east-1\", not `{}`",
+                ic.region
+            ),
+        ));
+    }
+    if let Some(a) = &ic.account
+        && !defs.accounts.contains_key(a)
+    {
+        out.push(err(
+            "account",
+            format!("unknown account `{a}` in the identity_center block"),
+        ));
+    }
+    out
+}
+
+/// Whether `name` can be an Identity Store UserName.
+pub fn is_identity_store_user_name(name: &str) -> bool {
+    (1..=128).contains(&name.chars().count())
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The users who may request a contract: its requesters, or everyone when
@@ -448,9 +615,12 @@ pub fn grants_denied(action: &str, denied: &str) -> Result<bool, pattern::TooCom
 /// name it. An ARN without an account field (S3) never rules an account out;
 /// it only does not rule one in.
 pub fn contract_touches_account(defs: &Definitions, c: &Contract, account_id: &str) -> bool {
-    let principal_there = contract_requesters(defs, c)
-        .iter()
-        .any(|u| parse_principal_arn(&u.aws).is_some_and(|p| p.account == account_id));
+    // An identity_center grant lands only in the contract's account, never
+    // on the requesters' IAM principals.
+    let principal_there = c.mode != Mode::IdentityCenter
+        && contract_requesters(defs, c)
+            .iter()
+            .any(|u| parse_principal_arn(&u.aws).is_some_and(|p| p.account == account_id));
     let role_there = c
         .role_arn
         .as_deref()
@@ -496,6 +666,31 @@ pub fn validate_request(defs: &Definitions, req: &Request) -> Vec<Diagnostic> {
                 c.name, u.name
             ),
         ));
+    }
+    if let (Some(u), Some(c)) = (requester, defs.contracts.get(&req.contract)) {
+        if c.mode == Mode::IdentityCenter && u.sso.is_none() {
+            out.push(
+                err(
+                    "requester",
+                    format!(
+                        "contract `{}` grants through Identity Center, and user `{}` has no `sso` (Identity Store UserName)",
+                        c.name, u.name
+                    ),
+                )
+                .with_hint(format!("add sso = \"<UserName>\" to user `{}`", u.name)),
+            );
+        }
+        if c.mode != Mode::IdentityCenter && u.aws.is_empty() {
+            out.push(err(
+                "requester",
+                format!(
+                    "contract `{}` grants in IAM (mode {}), and user `{}` has no `aws` principal",
+                    c.name,
+                    c.mode.as_str(),
+                    u.name
+                ),
+            ).with_hint(format!("add aws = \"arn:aws:iam::<account>:user/<name>\" to user `{}`", u.name)));
+        }
     }
     if requester.is_none() && !req.requester.is_empty() {
         out.push(
@@ -661,4 +856,186 @@ pub fn parse_principal_arn(arn: &str) -> Option<PrincipalArn> {
         kind,
         name: name.to_string(),
     })
+}
+
+#[cfg(test)]
+mod identity_center_tests {
+    use super::*;
+    use crate::config::parse::{SourceFile, parse_files};
+
+    const JIT: &str = r#"settings {
+  admins = ["team:sec"]
+}
+account "prod" { id = "111111111111" }
+account "dev" { id = "222222222222" }
+identity_center {
+  instance_arn      = "arn:aws:sso:::instance/ssoins-0123456789abcdef"
+  identity_store_id = "d-1234567890"
+  region            = "us-east-1"
+}
+user "alice" {
+  email = "alice@x"
+  aws   = "arn:aws:iam::111111111111:user/alice"
+  sso   = "alice@x"
+}
+user "grace" {
+  email = "grace@x"
+  sso   = "grace@x"
+}
+user "bob" {
+  email = "bob@x"
+  aws   = "arn:aws:iam::111111111111:user/bob"
+}
+team "sec" { members = ["bob"] }
+role "r" {
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = []
+  }
+}
+contract "sso" {
+  role      = "r"
+  resources = ["arn:aws:s3:::x-*"]
+  approvers = ["team:sec"]
+  mode      = "identity_center"
+  account   = "dev"
+}
+contract "iam" {
+  role      = "r"
+  resources = ["arn:aws:s3:::x-*"]
+  approvers = ["team:sec"]
+}
+"#;
+
+    fn defs(extra: &str, replace: (&str, &str)) -> (AccessRepo, Vec<Diagnostic>) {
+        let text = format!("{}{extra}", JIT.replace(replace.0, replace.1));
+        let (repo, mut diags) = parse_files(&[SourceFile {
+            path: "jit.hcl".into(),
+            text,
+        }]);
+        diags.extend(validate(&repo));
+        (repo, diags)
+    }
+
+    fn errors(diags: &[Diagnostic]) -> Vec<String> {
+        diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_identity_center_repo_has_no_errors() {
+        let (repo, diags) = defs("", ("", ""));
+        assert!(errors(&diags).is_empty(), "{diags:?}");
+        let c = &repo.defs.contracts["sso"];
+        assert_eq!(contract_account(&repo.defs, c).unwrap(), "222222222222");
+        let grace = &repo.defs.users["grace"];
+        assert_eq!(
+            principal_of(&repo.defs, grace, c),
+            "sso:222222222222:user/grace@x"
+        );
+        let alice = &repo.defs.users["alice"];
+        let iam = &repo.defs.contracts["iam"];
+        assert_eq!(
+            principal_of(&repo.defs, alice, iam),
+            "arn:aws:iam::111111111111:user/alice"
+        );
+    }
+
+    /// Grants land in the contract's account, never on the requesters' IAM
+    /// principals: only guardrails of that account apply.
+    #[test]
+    fn account_guardrails_follow_the_contracts_account() {
+        let prod = "guardrail \"g\" {\n  accounts = [\"prod\"]\n  require_mfa = true\n}\n";
+        let (_, diags) = defs(prod, ("", ""));
+        let hit = |diags: &[Diagnostic], contract: &str| {
+            diags.iter().any(|d| {
+                d.is_error()
+                    && d.message.contains("guardrail `g`")
+                    && d.subject == Subject::Contract(contract.into())
+            })
+        };
+        assert!(!hit(&diags, "sso"), "{diags:?}");
+        assert!(hit(&diags, "iam"), "{diags:?}");
+        let dev = prod.replace("prod", "dev");
+        let (_, diags) = defs(&dev, ("", ""));
+        let hits: Vec<&Diagnostic> = diags
+            .iter()
+            .filter(|d| d.is_error() && d.message.contains("guardrail `g`"))
+            .collect();
+        assert_eq!(hits.len(), 1, "{diags:?}");
+        assert_eq!(hits[0].subject, Subject::Contract("sso".into()));
+    }
+
+    #[test]
+    fn contracts_need_the_block_and_one_account() {
+        let (_, diags) = defs(
+            "",
+            (
+                "identity_center {\n  instance_arn",
+                "# no identity_center block\nlocals {\n  instance_arn",
+            ),
+        );
+        assert!(
+            errors(&diags)
+                .iter()
+                .any(|e| e.contains("needs an identity_center block")),
+            "{diags:?}"
+        );
+        let (_, diags) = defs("", ("  account   = \"dev\"\n", ""));
+        assert!(
+            errors(&diags).iter().any(|e| e.contains("needs `account`")),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
+    fn bad_values_make_the_block_invalid() {
+        let (_, diags) = defs("", ("d-1234567890", "store"));
+        let bad: Vec<&Diagnostic> = diags
+            .iter()
+            .filter(|d| d.is_error() && d.subject == Subject::IdentityCenter)
+            .collect();
+        assert_eq!(bad.len(), 1, "{diags:?}");
+        assert!(bad[0].message.contains("identity_store_id"));
+        let (_, diags) = defs("", ("arn:aws:sso:::instance/", "arn:aws:iam::1:role/"));
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.subject == Subject::IdentityCenter && d.message.contains("instance_arn")),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
+    fn requesters_need_the_identity_their_contract_grants_to() {
+        let (repo, _) = defs("", ("", ""));
+        let req = |requester: &str, contract: &str| Request {
+            name: "x".into(),
+            requester: requester.into(),
+            contract: contract.into(),
+            duration: None,
+            reason: String::new(),
+            resources: Vec::new(),
+            not_before: None,
+            meta: repo.defs.users["bob"].meta.clone(),
+        };
+        let msgs = |r: Request| errors(&validate_request(&repo.defs, &r));
+        assert!(msgs(req("alice", "sso")).is_empty());
+        assert!(msgs(req("grace", "sso")).is_empty());
+        assert!(
+            msgs(req("bob", "sso"))
+                .iter()
+                .any(|e| e.contains("has no `sso`")),
+            "an identity_center grant needs an Identity Store user"
+        );
+        assert!(
+            msgs(req("grace", "iam"))
+                .iter()
+                .any(|e| e.contains("has no `aws`")),
+            "an IAM grant needs an IAM principal"
+        );
+    }
 }

@@ -271,36 +271,69 @@ fn finish(repo: &Repository, replayed: Replayed) -> anyhow::Result<Snapshot> {
 /// decides whether a commit needs reading. One tree read per commit; only
 /// ids are held, never commits or trees.
 pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
-    // Newest first: each commit's definitions are compared with its
-    // parent's, the next one read, so only one fingerprint is held.
+    // Commits and root trees are read in place from the object store, as
+    // `git log` does: nothing is parsed beyond the lines and entries needed.
+    // Newest first: each commit's definitions are compared with its parent's
+    // (the next one read), so only one fingerprint is held.
+    let odb = repo.odb()?;
     let mut chain: Vec<Link> = Vec::new();
-    let mut newer: Option<Vec<(String, Oid)>> = None;
+    let mut newer: Option<Vec<(Vec<u8>, Vec<u8>)>> = None;
     let mut next = Some(head);
     while let Some(oid) = next {
-        let commit = repo
-            .find_commit(oid)
-            .context("walking the branch's history")?;
-        let tree = commit.tree().context("walking the branch's history")?;
-        let fingerprint = definitions_fingerprint(&tree);
+        let (tree, parent) = commit_header(&odb, oid).context("walking the branch's history")?;
+        let tree = RawTree::from_odb(&odb, tree).context("walking the branch's history")?;
+        let (mut requests, mut archive, mut fingerprint) = (None, None, Vec::new());
+        for e in tree.entries() {
+            match e.name {
+                b"requests" if e.mode == 0o40000 => requests = Oid::from_bytes(e.id).ok(),
+                b"requests" => {}
+                b"archive" => archive = Oid::from_bytes(e.id).ok(),
+                name if name.starts_with(b".") => {}
+                name => fingerprint.push((name.to_vec(), e.id.to_vec())),
+            }
+        }
         if let (Some(child), Some(newer)) = (chain.last_mut(), &newer) {
             child.defs_changed = *newer != fingerprint;
         }
         chain.push(Link {
             oid,
-            requests: tree
-                .get_name("requests")
-                .filter(|e| e.kind() == Some(ObjectType::Tree))
-                .map(|e| e.id()),
-            archive: tree.get_name("archive").map(|e| e.id()),
+            requests,
+            archive,
             // The root commit sets them; the others are compared above.
             defs_changed: true,
         });
         newer = Some(fingerprint);
-        next = commit.parent_id(0).ok();
+        next = parent;
     }
     chain.reverse();
     chain.shrink_to_fit();
     Ok(chain)
+}
+
+/// A commit's tree and first parent, from its raw header.
+fn commit_header(odb: &git2::Odb, oid: Oid) -> anyhow::Result<(Oid, Option<Oid>)> {
+    let object = odb.read(oid)?;
+    anyhow::ensure!(
+        object.kind() == ObjectType::Commit,
+        "object {oid} is not a commit"
+    );
+    let (mut tree, mut parent) = (None, None);
+    for line in object.data().split(|&b| b == b'\n') {
+        let hex = |rest: &[u8]| {
+            std::str::from_utf8(rest)
+                .ok()
+                .and_then(|h| Oid::from_str(h).ok())
+        };
+        if line.is_empty() {
+            break;
+        } else if let Some(rest) = line.strip_prefix(b"tree ") {
+            tree = hex(rest);
+        } else if let Some(rest) = line.strip_prefix(b"parent ") {
+            parent = parent.or(hex(rest));
+        }
+    }
+    let tree = tree.with_context(|| format!("commit {oid} names no tree"))?;
+    Ok((tree, parent))
 }
 
 pub struct DefinitionsWalk {
@@ -332,15 +365,6 @@ impl DefinitionsWalk {
         let i = i.saturating_sub(1);
         (i, &self.history[i].1)
     }
-}
-
-/// What identifies the definitions in a tree without reading them: the ids of
-/// the top-level entries other than requests/ and archive/.
-pub fn definitions_fingerprint(tree: &Tree) -> Vec<(String, Oid)> {
-    tree.iter()
-        .map(|e| (String::from_utf8_lossy(e.name_bytes()).into_owned(), e.id()))
-        .filter(|(n, _)| n != "requests" && n != "archive" && !n.starts_with('.'))
-        .collect()
 }
 
 /// The definitions in a tree; unreadable files are skipped (they are
@@ -761,7 +785,10 @@ struct RawEntry<'t> {
 
 impl RawTree {
     pub fn read(repo: &Repository, id: Oid) -> anyhow::Result<RawTree> {
-        let odb = repo.odb()?;
+        RawTree::from_odb(&repo.odb()?, id)
+    }
+
+    fn from_odb(odb: &git2::Odb, id: Oid) -> anyhow::Result<RawTree> {
         let object = odb.read(id)?;
         anyhow::ensure!(
             object.kind() == ObjectType::Tree,

@@ -27,6 +27,8 @@ pub struct AwsCloud {
     base: SdkConfig,
     clients: BTreeMap<String, Client>,
     calls: usize,
+    /// The Identity Center instance read last (its writes go there).
+    identity_center: Option<super::sso::Session>,
 }
 
 impl AwsCloud {
@@ -69,6 +71,7 @@ impl AwsCloud {
             base,
             clients: BTreeMap::new(),
             calls: 0,
+            identity_center: None,
         }
     }
 
@@ -469,6 +472,18 @@ impl Cloud for AwsCloud {
         document: &str,
         replaces: Option<&Target>,
     ) -> anyhow::Result<()> {
+        if let Target::PermissionSet { name } = target {
+            let session = self.identity_center.as_mut();
+            return super::sso::put(
+                self.runtime,
+                session,
+                &account.id,
+                name,
+                document,
+                &mut self.calls,
+            )
+            .with_context(|| format!("writing {target} in account {}", account.id));
+        }
         let client = self.client(account);
         let mut calls = 0;
         let result = self.runtime.block_on(put_object(
@@ -484,6 +499,11 @@ impl Cloud for AwsCloud {
     }
 
     fn delete(&mut self, account: &Account, target: &Target) -> anyhow::Result<()> {
+        if let Target::PermissionSet { name } = target {
+            let session = self.identity_center.as_mut();
+            return super::sso::delete(self.runtime, session, &account.id, name, &mut self.calls)
+                .with_context(|| format!("removing {target} in account {}", account.id));
+        }
         let client = self.client(account);
         let mut calls = 0;
         let result = self
@@ -505,7 +525,23 @@ impl Cloud for AwsCloud {
     ) -> Vec<anyhow::Result<()>> {
         type Lane = Vec<(usize, Target, Option<String>, Option<Target>)>;
         let mut accounts: BTreeMap<&str, (Client, BTreeMap<LaneKey, Lane>)> = BTreeMap::new();
+        // Identity Center writes go one at a time (its rate and
+        // outstanding-assignment limits are per instance), before the rest.
+        let mut early: Vec<(usize, anyhow::Result<()>)> = Vec::new();
         for (i, w) in writes.iter().enumerate() {
+            if let Target::PermissionSet { .. } = w.target {
+                let result = match w.document {
+                    Some(doc) => self.put(w.account, w.target, doc, w.replaces),
+                    None => self.delete(w.account, w.target),
+                };
+                done(i, &result);
+                early.push((i, result));
+            }
+        }
+        for (i, w) in writes.iter().enumerate() {
+            if let Target::PermissionSet { .. } = w.target {
+                continue;
+            }
             if !accounts.contains_key(w.account.id.as_str()) {
                 let client = self.client(w.account);
                 accounts.insert(&w.account.id, (client, BTreeMap::new()));
@@ -570,6 +606,9 @@ impl Cloud for AwsCloud {
         }
         drop(tx);
         let mut results: Vec<Option<anyhow::Result<()>>> = writes.iter().map(|_| None).collect();
+        for (i, result) in early {
+            results[i] = Some(result);
+        }
         let mut calls = 0;
         self.runtime.block_on(async {
             while let Some((i, n, result)) = rx.recv().await {
@@ -598,6 +637,22 @@ impl Cloud for AwsCloud {
     fn calls(&self) -> usize {
         self.calls
     }
+
+    fn read_identity_center(
+        &mut self,
+        ic: &crate::config::IdentityCenter,
+        via: Option<&Account>,
+        users: &[String],
+        expected: &BTreeMap<String, String>,
+    ) -> anyhow::Result<super::IdentityCenterState> {
+        let role_arn = via.and_then(|a| a.role_arn.as_deref());
+        let mut session = super::sso::connect(self.runtime, &self.base, ic, role_arn);
+        let state = super::sso::read(self.runtime, &mut session, users, expected)
+            .with_context(|| format!("reading IAM Identity Center {}", ic.instance_arn))?;
+        self.calls += state.calls;
+        self.identity_center = Some(session);
+        Ok(state)
+    }
 }
 
 /// Writes that must not overlap share a key: one role's trust policy.
@@ -618,6 +673,9 @@ async fn put_object(
 ) -> anyhow::Result<()> {
     let what = || format!("writing {target} in account {account_id}");
     match target {
+        Target::PermissionSet { .. } => {
+            anyhow::bail!("{target} is written through Identity Center, not IAM")
+        }
         Target::UserPolicy { user, policy } => {
             client
                 .put_user_policy()
@@ -762,6 +820,9 @@ async fn delete_object(
 ) -> anyhow::Result<()> {
     let what = || format!("removing {target} in account {account_id}");
     match target {
+        Target::PermissionSet { .. } => {
+            anyhow::bail!("{target} is removed through Identity Center, not IAM")
+        }
         Target::TrustStatement { role, sid } => {
             let got = client.get_role().role_name(role).send().await;
             *calls += 1;

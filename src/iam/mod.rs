@@ -3,6 +3,7 @@
 //! planner and the AWS SDK.
 
 pub mod aws;
+pub mod sso;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -43,6 +44,10 @@ pub enum Target {
     TrustStatement { role: String, sid: String },
     /// The inline policy `jit-session-revocations` of role `role`.
     SessionRevocations { role: String },
+    /// An IAM Identity Center permission set jit created for one grant
+    /// (named by [`permission_set_name`]), with its inline policy, session
+    /// duration and account assignments, in the account it is provisioned to.
+    PermissionSet { name: String },
 }
 
 impl Target {
@@ -87,6 +92,7 @@ impl Target {
             | Target::ManagedPolicy { policy, .. } => policy,
             Target::TrustStatement { sid, .. } => sid,
             Target::SessionRevocations { .. } => SESSION_REVOCATIONS,
+            Target::PermissionSet { name } => name,
         }
     }
 
@@ -98,6 +104,7 @@ impl Target {
                 *sid == sid_for(request) || *sid == legacy_sid_for(request)
             }
             Target::SessionRevocations { .. } => false,
+            Target::PermissionSet { name } => *name == permission_set_name(request),
             _ => self.policy_name().strip_prefix(PREFIX) == Some(request),
         }
     }
@@ -108,6 +115,11 @@ impl Target {
         match self {
             Target::TrustStatement { sid, .. } => request_of_sid(sid),
             Target::SessionRevocations { .. } => None,
+            // A shortened name (with its hash) does not tell its request.
+            Target::PermissionSet { name } => name
+                .strip_prefix(PREFIX)
+                .filter(|n| crate::config::parse::is_valid_name(n))
+                .map(str::to_string),
             _ => self.policy_name().strip_prefix(PREFIX).map(str::to_string),
         }
     }
@@ -134,6 +146,7 @@ impl fmt::Display for Target {
             Target::SessionRevocations { role } => {
                 write!(f, "inline policy {SESSION_REVOCATIONS} on role/{role}")
             }
+            Target::PermissionSet { name } => write!(f, "permission set {name}"),
         }
     }
 }
@@ -219,6 +232,65 @@ pub fn legacy_sid_for(request: &str) -> String {
         }
     }
     sid
+}
+
+/// Identity Center's limit on permission set names.
+pub const PERMISSION_SET_NAME_MAX: usize = 32;
+/// Characters of the request name a shortened permission set name keeps.
+const PERMISSION_SET_PREFIX_LEN: usize = 14;
+/// Characters of hash in a shortened name (base 32: 65 bits).
+const PERMISSION_SET_HASH_LEN: usize = 13;
+
+/// The permission set of a request's identity_center grant: `jit-<request>`
+/// when that fits Identity Center's 32 characters; otherwise `jit-`, the
+/// first 14 characters of the name, `.` and 13 base-32 characters of the
+/// SHA-256 of the whole name (`jit-platform-oncal.q3k...`). Injective: names
+/// that fit are kept as they are, and a shortened one holds a `.`, which no
+/// request name has, so the two kinds never meet; shortened ones differ
+/// unless SHA-256 collides in 65 bits, and the plan refuses two requests
+/// that would share one anyway.
+pub fn permission_set_name(request: &str) -> String {
+    if PREFIX.len() + request.len() <= PERMISSION_SET_NAME_MAX {
+        return format!("{PREFIX}{request}");
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(request.as_bytes());
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bits: u128 = 0;
+    for b in &digest[..16] {
+        bits = (bits << 8) | u128::from(*b);
+    }
+    let hash: String = (0..PERMISSION_SET_HASH_LEN)
+        .map(|i| ALPHABET[((bits >> (123 - 5 * i)) & 31) as usize] as char)
+        .collect();
+    let prefix: String = request.chars().take(PERMISSION_SET_PREFIX_LEN).collect();
+    format!("{PREFIX}{prefix}.{hash}")
+}
+
+/// One permission set jit owns, as Identity Center holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionSetState {
+    /// The permission set's ARN, to write it.
+    pub arn: String,
+    /// `Target::PermissionSet` and the document [`crate::policy::permission_set_document`]
+    /// describes.
+    pub owned: Owned,
+    /// Accounts it is provisioned to or assigned in, sorted.
+    pub accounts: Vec<String>,
+}
+
+/// What the Identity Center instance holds, as far as jit cares: read once
+/// per run, whatever the number of accounts.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityCenterState {
+    pub instance_arn: String,
+    /// Every permission set in the instance (the 2,000 quota counts all).
+    pub permission_sets: usize,
+    /// The permission sets named `jit-*`.
+    pub owned: Vec<PermissionSetState>,
+    /// Identity Store user ids by UserName, for the names asked about that exist.
+    pub users: BTreeMap<String, String>,
+    pub calls: usize,
 }
 
 /// A jit-owned object as it is in IAM now.
@@ -377,6 +449,22 @@ pub trait Cloud {
     }
     /// API calls made so far.
     fn calls(&self) -> usize;
+    /// Reads the Identity Center instance `ic` (through the credentials of
+    /// `via`, when given) and resolves the Identity Store `users` (by
+    /// UserName) to their ids. `expected` names the account each known
+    /// permission set belongs in: its assignments there are read whatever
+    /// the provisioning list says. Writes of `Target::PermissionSet` go to
+    /// the instance read last.
+    fn read_identity_center(
+        &mut self,
+        ic: &crate::config::IdentityCenter,
+        via: Option<&Account>,
+        users: &[String],
+        expected: &BTreeMap<String, String>,
+    ) -> anyhow::Result<IdentityCenterState> {
+        let _ = (ic, via, users, expected);
+        anyhow::bail!("this cloud does not support IAM Identity Center")
+    }
 }
 
 /// IAM returns documents URL-encoded (moto leaves some plain): decode only
@@ -472,6 +560,61 @@ mod tests {
         assert_eq!(request_of_sid(NOBODY_SID), None);
         assert_eq!(request_of_sid("JitZed"), None, "not canonical");
         assert_eq!(request_of_sid("Jit"), None);
+    }
+
+    #[test]
+    fn permission_set_names_fit_and_keep_short_request_names() {
+        assert_eq!(permission_set_name("alice-inc-1234"), "jit-alice-inc-1234");
+        let fits = "a".repeat(28);
+        assert_eq!(permission_set_name(&fits), format!("jit-{fits}"));
+        let long = "alice-platform-oncall-incident-1234";
+        let name = permission_set_name(long);
+        assert_eq!(name.len(), PERMISSION_SET_NAME_MAX, "{name}");
+        assert!(name.starts_with("jit-alice-platfor"), "{name}");
+        assert_eq!(name.matches('.').count(), 1, "{name}");
+        // Identity Center's name rule: [\w+=,.@-]+
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+        );
+        let t = Target::PermissionSet { name: name.clone() };
+        assert!(t.is_for(long) && !t.is_for("alice-platform-oncall-incident-1235"));
+        assert_eq!(
+            t.request(),
+            None,
+            "a shortened name does not tell its request"
+        );
+        let short = Target::PermissionSet {
+            name: permission_set_name("alice-data"),
+        };
+        assert_eq!(short.request().as_deref(), Some("alice-data"));
+        assert_eq!(short.to_string(), "permission set jit-alice-data");
+    }
+
+    /// Names that fit are kept whole (injective), shortened ones hold a `.`
+    /// that no request name has (the two kinds never meet), and 200,000
+    /// long names that share their readable prefix all differ.
+    #[test]
+    fn permission_set_names_are_injective() {
+        let mut seen = std::collections::HashMap::new();
+        let mut check = |request: String| {
+            let name = permission_set_name(&request);
+            assert!(name.len() <= PERMISSION_SET_NAME_MAX, "{name}");
+            if let Some(other) = seen.insert(name.clone(), request.clone()) {
+                panic!("{request} and {other} share {name}");
+            }
+        };
+        for i in 0..100_000 {
+            // Same 14-character prefix, long: shortened.
+            check(format!("alice-platform-oncall-{i}"));
+            // Short: kept whole, so it can never meet a shortened one.
+            check(format!("a-{i}"));
+        }
+        // A kept name that looks like a shortened one's prefix is still distinct.
+        let long = permission_set_name("abcdefghijklmnopqrstuvwxyz0123");
+        let kept = permission_set_name("abcdefghijklmn");
+        assert_ne!(long, kept);
+        assert!(!kept.contains('.') && long.contains('.'));
     }
 
     #[test]

@@ -1,4 +1,4 @@
 # Product engineers: request debugging and data access.
 team "eng" {
-  members = ["alice", "dave", "frank"]
+  members = ["alice", "dave", "frank", "grace"]
 }
