@@ -10,6 +10,7 @@ pub mod fmt;
 pub mod git;
 pub mod iam;
 pub mod lifecycle;
+pub mod notify;
 pub mod plan;
 pub mod policy;
 pub mod pr;

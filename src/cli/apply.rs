@@ -11,7 +11,7 @@ use crate::cli::{Ctx, Outcome, Reported, Ui, reported_if};
 use crate::git::{archive, endings};
 use crate::iam::Limits;
 use crate::iam::aws::AwsCloud;
-use crate::{apply, policy, reconcile};
+use crate::{apply, notify, policy, reconcile};
 
 /// Apply the plan: grant, update and revoke in IAM, then archive ended
 /// requests in a commit authored by the bot and push it to origin.
@@ -95,6 +95,9 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
             ui.err("pushing archive commits an earlier run left unpushed\n");
             archive::push(&world.repo, &plan.branch, &bot)?;
         }
+        // Nothing to apply, but grants may be about to expire, and other
+        // runs' archive commits may not be announced yet.
+        notify::after_apply(&world, &plan, &Default::default(), ctx.now, !args.no_push);
         return reported_if(!plan.errors.is_empty());
     }
     if args.planfile.is_none() && !args.auto_approve {
@@ -113,7 +116,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     }
     let writes = plan.actions.iter().filter(|a| a.iam.is_some()).count();
     let bar = Bar::new(ui, writes as u64, "applying");
-    let applied = apply::apply(
+    let result = apply::apply(
         &world.repo,
         &plan,
         &world.snapshot.effective.accounts,
@@ -131,8 +134,16 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
                 bar.step();
             }
         },
-    )?;
+    );
     drop(bar);
+    // After the work, whatever it did: delivery never changes the outcome.
+    let done = notify::events::Applied {
+        done: result.as_ref().map_or(&[][..], |a| &a.done),
+        failed: result.as_ref().map_or(&[][..], |a| &a.failed),
+        error: result.as_ref().err().map(|e| format!("{e:#}")),
+    };
+    notify::after_apply(&world, &plan, &done, ctx.now, !args.no_push);
+    let applied = result?;
     ui.out(&format!(
         "\nApply complete: {} IAM change(s), {} archived, {} failed.\n",
         applied.done.len(),

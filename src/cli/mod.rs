@@ -3,9 +3,12 @@
 
 mod apply;
 mod audit;
+mod completions;
+mod explain;
 mod fmt;
 mod plan;
 mod progress;
+mod reconcile;
 mod request;
 mod revoke;
 mod status;
@@ -22,7 +25,12 @@ use clap::{Parser, Subcommand};
 /// Just-in-time cloud access through git: plan and apply the grants your
 /// access repo's approved, merged pull requests ask for.
 #[derive(Debug, Parser)]
-#[command(name = "jit", version, propagate_version = true)]
+#[command(
+    name = "jit",
+    version,
+    propagate_version = true,
+    after_help = "Example:\n  jit -C access plan"
+)]
 pub struct Cli {
     /// The access repo (default: the current directory).
     #[arg(short = 'C', global = true, value_name = "DIR", default_value = ".")]
@@ -49,21 +57,80 @@ pub struct Cli {
     )]
     parallelism: u16,
 
+    /// Log lines on stderr as text or as JSON objects (one per line).
+    /// RUST_LOG chooses what is logged (default: nothing, `jit=info` for
+    /// `jit reconcile`).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs through `tracing` (the `log` records of the rest of jit included,
+/// through its bridge), filtered by RUST_LOG, on stderr.
+fn init_logs(format: LogFormat, default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(false);
+    let _ = match format {
+        LogFormat::Text => builder.without_time().try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[command(after_help = "Example:\n  jit -C access validate")]
     Validate(validate::Args),
+    #[command(
+        after_help = "Examples:\n  jit plan --out plan.json\n  jit plan --base origin/main --format markdown"
+    )]
     Plan(plan::Args),
+    #[command(after_help = "Examples:\n  jit apply --auto-approve\n  jit apply plan.json")]
     Apply(apply::Args),
+    #[command(after_help = "Example:\n  jit status --json")]
     Status(status::Args),
+    #[command(
+        after_help = "Example:\n  jit audit --since 2026-11-01T00:00:00Z --user alice --format csv"
+    )]
     Audit(audit::Args),
+    #[command(after_help = "Example:\n  jit revoke alice-inc-1234 --reason \"INC-1234 resolved\"")]
     Revoke(revoke::Args),
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jit request new --contract db-read --duration 2h --reason \"INC-1234\"",
+        mut_subcommand("new", |c| c.after_help(
+            "Example:\n  jit request new --requester alice --contract db-read --reason \"INC-1234\""
+        ))
+    )]
     Request(request::Command),
+    #[command(after_help = "Example:\n  jit fmt --check")]
     Fmt(fmt::Args),
+    #[command(
+        after_help = "Example:\n  jit -C /srv/access reconcile --watch --interval 5m --listen 127.0.0.1:9100"
+    )]
+    Reconcile(reconcile::Args),
+    #[command(after_help = "Example:\n  jit explain alice-inc-1234")]
+    Explain(explain::Args),
+    #[command(
+        after_help = "Examples:\n  jit completions bash > /etc/bash_completion.d/jit\n  jit completions zsh > \"${fpath[1]}/_jit\"\n  jit completions fish > ~/.config/fish/completions/jit.fish"
+    )]
+    Completions(completions::Args),
+    /// Print the man page jit(1), generated from these definitions.
+    #[command(
+        after_help = "Examples:\n  jit man | man -l -\n  jit man --out-dir /usr/local/share/man/man1"
+    )]
+    Man(completions::ManArgs),
 }
 
 /// What every command gets: where the access repo is, what time it is, and
@@ -161,10 +228,6 @@ fn exit_code(result: Result<Outcome, Failure>) -> ExitCode {
 }
 
 pub fn main() -> ExitCode {
-    // RUST_LOG=debug (or jit=debug) shows what jit reads and writes, on stderr.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
-        .format_timestamp(None)
-        .init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -177,6 +240,9 @@ pub fn main() -> ExitCode {
             return exit_code(Err(Failure::Usage(e)));
         }
     };
+    // RUST_LOG=debug (or jit=debug) shows what jit reads and writes, on stderr.
+    let service = matches!(cli.command, Command::Reconcile(_));
+    init_logs(cli.log_format, if service { "jit=info" } else { "off" });
     // A history walk reads each object once: libgit2's object cache (256 MiB
     // by default) would only hold every tree of the walk until exit, and its
     // pack windows (8 GiB mapped by default) the whole pack.
@@ -226,6 +292,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Revoke(args) => revoke::run(&ctx, &ui, args),
         Command::Request(command) => request::run(&ctx, &ui, command),
         Command::Fmt(args) => fmt::run(&ctx, &ui, args),
+        Command::Reconcile(args) => reconcile::run(&ctx, &ui, args, cli.now.is_some()),
+        Command::Explain(args) => explain::run(&ctx, &ui, args),
+        Command::Completions(args) => completions::run(&ctx, &ui, args),
+        Command::Man(args) => completions::man(&ctx, &ui, args),
     }
 }
 
@@ -244,31 +314,33 @@ pub struct Ui {
 
 impl Ui {
     fn new() -> Ui {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        // anstream decides: a terminal, and neither NO_COLOR nor TERM=dumb
+        // (CLICOLOR_FORCE forces colour).
+        let choice = anstream::AutoStream::choice(&io::stdout());
         Ui {
-            color: !no_color && io::stdout().is_terminal(),
+            color: choice != anstream::ColorChoice::Never,
             stderr_is_terminal: io::stderr().is_terminal(),
             stdin_is_terminal: io::stdin().is_terminal(),
         }
     }
 
+    /// Writes to stdout; styles are stripped where colour is off.
     pub fn out(&self, text: &str) -> io::Result<()> {
-        let mut out = io::stdout().lock();
+        let mut out = anstream::stdout().lock();
         out.write_all(text.as_bytes())?;
         out.flush()
     }
 
+    /// Writes to stderr; styles are stripped where colour is off.
     pub fn err(&self, text: &str) {
-        let _ = io::stderr().lock().write_all(text.as_bytes());
+        let _ = anstream::stderr().lock().write_all(text.as_bytes());
     }
 
-    /// Colours `text` with an ANSI code when printing to a terminal.
-    pub fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+    /// `text` in the style of `tone` (anstyle); [`Ui::out`] and [`Ui::err`]
+    /// strip it where colour is off.
+    pub fn paint(&self, tone: crate::render::Tone, text: &str) -> String {
+        let style = tone.style();
+        format!("{style}{text}{style:#}")
     }
 }
 

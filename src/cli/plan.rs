@@ -109,15 +109,80 @@ fn run_pr(
     }
     if format != Format::Json {
         for e in &plan.errors {
-            ui.err(&format!("{} {e}\n", ui.paint("31", "error:")));
+            ui.err(&format!(
+                "{} {e}\n",
+                ui.paint(render::Tone::Remove, "error:")
+            ));
         }
     }
+    notify_pending(&repo, &snapshot, &head_repo, &plan, &head_blobs, ctx.now);
     reported_if(!plan.errors.is_empty())?;
     Ok(if detailed && plan.has_changes() {
         Outcome::Changes
     } else {
         Outcome::Success
     })
+}
+
+/// `pending` for the requests this PR proposes that wait for approvers,
+/// to the targets of the definitions in force at the base (a PR cannot
+/// add a target of its own).
+fn notify_pending(
+    repo: &git2::Repository,
+    base: &git::history::Snapshot,
+    head: &config::AccessRepo,
+    plan: &pr::PrPlan,
+    head_blobs: &std::collections::BTreeMap<String, git2::Oid>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let defs = &base.effective;
+    if crate::notify::usable_targets(defs).is_empty() {
+        return;
+    }
+    let proposed: Vec<crate::notify::events::Proposed> = plan
+        .requests
+        .iter()
+        .filter(|r| r.valid && r.change != "removed")
+        .filter_map(|r| {
+            let contract = defs
+                .contracts
+                .get(&r.contract)
+                .filter(|c| !c.auto_approve)?;
+            let approvers = defs
+                .expand(&contract.approvers)
+                .into_iter()
+                .filter(|u| *u != r.requester)
+                .filter_map(|u| defs.users.get(&u).map(|u| u.email.clone()))
+                .collect();
+            Some(crate::notify::events::Proposed {
+                request: r.request.clone(),
+                contract: r.contract.clone(),
+                requester: r.requester.clone(),
+                principal: r.principal.clone(),
+                resources: r.resources.clone(),
+                reason: head
+                    .requests
+                    .get(&r.request)
+                    .map(|q| q.reason.clone())
+                    .unwrap_or_default(),
+                approvers,
+                needs: r.needs.clone(),
+                blob: head_blobs.get(&r.request)?.to_string(),
+                head: plan.head.clone(),
+            })
+        })
+        .collect();
+    let run = crate::notify::Run {
+        repo,
+        defs,
+        bot: &defs.settings.bot,
+        now,
+        push: true,
+        commit_url: crate::notify::commit_url(defs),
+        secret: &crate::notify::env_secret,
+        retry: Default::default(),
+    };
+    crate::notify::deliver(&run, &crate::notify::events::pending(&proposed, now));
 }
 
 /// Prints the plan, and its errors on stderr.
@@ -133,7 +198,10 @@ pub fn show(ui: &Ui, plan: &Plan, format: Format) -> anyhow::Result<()> {
     }
     if format != Format::Json {
         for e in &plan.errors {
-            ui.err(&format!("{} {e}\n", ui.paint("31", "error:")));
+            ui.err(&format!(
+                "{} {e}\n",
+                ui.paint(render::Tone::Remove, "error:")
+            ));
         }
     }
     Ok(())

@@ -111,6 +111,9 @@ pub struct Settings {
     pub trust_anchor: Option<String>,
     pub bot: Bot,
     pub quotas: Quotas,
+    /// `notify "<name>"` blocks: where events are delivered. Part of the
+    /// settings, so a change to them is approved by the admins.
+    pub notify: BTreeMap<String, Notify>,
     /// The `identity_center` block (a settings change: admins approve it).
     pub identity_center: Option<IdentityCenter>,
     pub meta: Option<Meta>,
@@ -142,9 +145,86 @@ impl Default for Settings {
                 email: "jit@localhost".into(),
             },
             quotas: Quotas::default(),
+            notify: BTreeMap::new(),
             identity_center: None,
             meta: None,
         }
+    }
+}
+
+/// What a notification target receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    Granted,
+    Expiring,
+    Expired,
+    Revoked,
+    ApplyFailed,
+    Breakglass,
+    Pending,
+}
+
+impl NotifyEvent {
+    pub const ALL: [NotifyEvent; 7] = [
+        NotifyEvent::Granted,
+        NotifyEvent::Expiring,
+        NotifyEvent::Expired,
+        NotifyEvent::Revoked,
+        NotifyEvent::ApplyFailed,
+        NotifyEvent::Breakglass,
+        NotifyEvent::Pending,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Granted => "granted",
+            NotifyEvent::Expiring => "expiring",
+            NotifyEvent::Expired => "expired",
+            NotifyEvent::Revoked => "revoked",
+            NotifyEvent::ApplyFailed => "apply_failed",
+            NotifyEvent::Breakglass => "breakglass",
+            NotifyEvent::Pending => "pending",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NotifyEvent> {
+        NotifyEvent::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyFormat {
+    /// A Block Kit message for a Slack incoming webhook.
+    Slack,
+    /// The documented JSON body, signed with HMAC-SHA256.
+    Json,
+}
+
+/// A `notify "<name>"` block: one webhook and what it is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notify {
+    pub name: String,
+    pub url: String,
+    pub format: NotifyFormat,
+    /// The environment variable holding the HMAC key (never the key itself).
+    pub secret_env: Option<String>,
+    /// The events delivered (all when the attribute is absent).
+    pub events: Vec<NotifyEvent>,
+    /// Contract names; empty: every contract.
+    pub contracts: Vec<String>,
+    /// Lead time of `expiring`.
+    pub expiring_before: Duration,
+    pub meta: Meta,
+}
+
+impl Notify {
+    /// Whether this target takes `event` about a grant of `contract`
+    /// (`None`: an event about no single contract, such as a failed apply).
+    pub fn wants(&self, event: NotifyEvent, contract: Option<&str>) -> bool {
+        self.events.contains(&event)
+            && (self.contracts.is_empty()
+                || contract.is_none_or(|c| self.contracts.iter().any(|x| x == c)))
     }
 }
 

@@ -164,6 +164,9 @@ struct Parser {
     file_errors: Vec<Diagnostic>,
     /// Second definitions of a name: they make the first one invalid.
     duplicates: Vec<(&'static str, String, Diagnostic)>,
+    /// `notify` blocks, which become part of the settings at the end
+    /// (wherever the settings block is written).
+    notify: BTreeMap<String, Notify>,
 }
 
 impl Parser {
@@ -184,6 +187,7 @@ impl Parser {
                 "contract" => defs.contracts.get_mut(&name).map(|o| &mut o.meta),
                 "guardrail" => defs.guardrails.get_mut(&name).map(|o| &mut o.meta),
                 "request" => self.repo.requests.get_mut(&name).map(|o| &mut o.meta),
+                "notify" => self.notify.get_mut(&name).map(|o| &mut o.meta),
                 _ => None,
             };
             match meta {
@@ -203,6 +207,7 @@ impl Parser {
             meta.attrs.errors.extend(self.file_errors.iter().cloned());
             self.diags.append(&mut self.file_errors);
         }
+        self.repo.defs.settings.notify = std::mem::take(&mut self.notify);
         (self.repo, self.diags)
     }
 
@@ -255,6 +260,7 @@ impl Parser {
                 "role" => "role",
                 "contract" => "contract",
                 "guardrail" => "guardrail",
+                "notify" => "notify",
                 "request" => {
                     self.file_error(Diagnostic::error(
                         ctx.loc(block.ident.span()),
@@ -269,7 +275,7 @@ impl Parser {
                             format!("unknown block type `{other}`"),
                         )
                         .with_hint(
-                            "expected settings, identity_center, account, user, team, role, contract or guardrail",
+                            "expected settings, identity_center, account, user, team, role, contract, guardrail or notify",
                         ),
                     );
                     continue;
@@ -369,6 +375,10 @@ impl Parser {
                         meta: r.finish(&[]),
                     };
                     defs.guardrails.insert(name, g);
+                }
+                "notify" => {
+                    let n = self::notify(r, name.clone());
+                    self.notify.insert(name, n);
                 }
                 _ => unreachable!("kinds are matched above"),
             }
@@ -543,6 +553,7 @@ impl Parser {
             trust_anchor: r.string("trust_anchor"),
             bot: d.bot,
             quotas: d.quotas,
+            notify: BTreeMap::new(),
             identity_center: self.repo.defs.settings.identity_center.take(),
             meta: None,
         };
@@ -662,6 +673,86 @@ fn contract(mut r: Reader<'_, '_>, name: String) -> Contract {
         account: r.string("account"),
         owners: r.selectors("owners"),
         breakglass: r.bool("breakglass").unwrap_or(false),
+        meta: r.finish(&[]),
+        name,
+    }
+}
+
+/// A `notify` block. Fails closed: any problem (an unknown event, format
+/// or attribute, a URL that is not http(s), json without `secret_env`) is
+/// an error in its `Meta`, and an invalid target is delivered nothing.
+fn notify(mut r: Reader<'_, '_>, name: String) -> Notify {
+    let url = r.required_string("url");
+    if r.has("url") && !(url.starts_with("https://") || url.starts_with("http://")) {
+        let loc = r.loc_of("url");
+        r.report(Diagnostic::error(
+            loc,
+            format!("notify url `{url}` must start with https:// or http://"),
+        ));
+    }
+    let mut known_format = true;
+    let format = match r.string("format").as_deref() {
+        None | Some("json") => NotifyFormat::Json,
+        Some("slack") => NotifyFormat::Slack,
+        Some(other) => {
+            known_format = false;
+            let loc = r.loc_of("format");
+            r.report(Diagnostic::error(
+                loc,
+                format!("format must be \"slack\" or \"json\", not \"{other}\""),
+            ));
+            NotifyFormat::Json
+        }
+    };
+    let secret_env = r.string("secret_env");
+    if known_format && format == NotifyFormat::Json && secret_env.is_none() {
+        let loc = r.block_loc();
+        r.report(
+            Diagnostic::error(
+                loc,
+                format!("notify `{name}`: format \"json\" needs `secret_env`, the environment variable holding the HMAC key"),
+            )
+            .with_hint("receivers verify X-Jit-Signature with that key; it is never read from the repo"),
+        );
+    }
+    if let Some(var) = &secret_env
+        && (var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    {
+        let loc = r.loc_of("secret_env");
+        r.report(Diagnostic::error(
+            loc,
+            format!("secret_env `{var}` is not an environment variable name (letters, digits, _)"),
+        ));
+    }
+    let events = if r.has("events") {
+        let loc = r.loc_of("events");
+        let mut events = Vec::new();
+        for text in r.strings("events") {
+            match NotifyEvent::parse(&text) {
+                Some(e) if !events.contains(&e) => events.push(e),
+                Some(_) => {}
+                None => {
+                    let known: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.as_str()).collect();
+                    r.report(Diagnostic::error(
+                        loc.clone(),
+                        format!("unknown event `{text}` (events: {})", known.join(", ")),
+                    ));
+                }
+            }
+        }
+        events
+    } else {
+        NotifyEvent::ALL.to_vec()
+    };
+    Notify {
+        url,
+        format,
+        secret_env,
+        events,
+        contracts: r.strings("contracts"),
+        expiring_before: r
+            .duration("expiring_before")
+            .unwrap_or(Duration::from_minutes(15)),
         meta: r.finish(&[]),
         name,
     }

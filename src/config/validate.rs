@@ -27,6 +27,19 @@ pub fn validate_definitions(defs: &Definitions) -> Vec<Diagnostic> {
     if let Some(loc) = settings_loc {
         check_selectors(defs, &defs.settings.admins, &loc, Subject::Other, &mut out);
     }
+    for n in defs.settings.notify.values() {
+        for c in &n.contracts {
+            if !defs.contracts.contains_key(c) {
+                out.push(
+                    Diagnostic::error(
+                        n.meta.at("contracts").clone(),
+                        format!("notify `{}`: unknown contract `{c}`", n.name),
+                    )
+                    .about(Subject::Other),
+                );
+            }
+        }
+    }
 
     let mut emails: BTreeMap<String, &str> = BTreeMap::new();
     let mut logins: BTreeMap<String, &str> = BTreeMap::new();
@@ -185,6 +198,10 @@ fn object_errors(defs: &Definitions) -> Vec<Diagnostic> {
     }
     for c in defs.contracts.values() {
         add(&c.meta, Subject::Contract(c.name.clone()));
+    }
+    for n in defs.settings.notify.values() {
+        // An invalid target is delivered nothing; it grants and blocks nothing.
+        add(&n.meta, Subject::Other);
     }
     for g in defs.guardrails.values() {
         add(&g.meta, Subject::Guardrail(g.name.clone()));

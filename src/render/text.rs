@@ -21,8 +21,8 @@ pub fn summary_line(plan: &Plan) -> String {
     )
 }
 
-/// The whole plan; `paint(code, text)` colours when printing to a terminal.
-pub fn plan(plan: &Plan, paint: &dyn Fn(&str, &str) -> String) -> String {
+/// The whole plan; `paint(tone, text)` colours when printing to a terminal.
+pub fn plan(plan: &Plan, paint: &dyn Fn(super::Tone, &str) -> String) -> String {
     let mut out = String::new();
     let width = plan
         .actions
@@ -33,10 +33,10 @@ pub fn plan(plan: &Plan, paint: &dyn Fn(&str, &str) -> String) -> String {
     for a in &plan.actions {
         let (symbol, verb, what) = action_line(a);
         let colour = match a.action {
-            ActionKind::Grant => "32",
-            ActionKind::Update => "33",
-            ActionKind::Revoke => "31",
-            ActionKind::Archive => "36",
+            ActionKind::Grant => super::Tone::Add,
+            ActionKind::Update => super::Tone::Change,
+            ActionKind::Revoke => super::Tone::Remove,
+            ActionKind::Archive => super::Tone::Move,
         };
         let head = paint(colour, &format!("{symbol} {verb:<7}"));
         out.push_str(&format!("  {head} {:<width$}  {what}\n", a.request));
