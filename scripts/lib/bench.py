@@ -31,6 +31,7 @@ LATENCY_MS = float(os.environ.get("LATENCY_MS", 50))
 NOW = "2026-11-23T09:00:00Z"
 STARTED = time.monotonic()
 peak_kib = 0
+peak_of = ""
 children = []
 
 
@@ -89,7 +90,7 @@ def env_for(port):
 def run(args, env=None, cwd=None):
     """Runs a command to its end: (wall seconds, peak RSS KiB, stdout). A jit
     run's peak RSS counts towards peak_rss_mb."""
-    global peak_kib
+    global peak_kib, peak_of
     t = time.monotonic()
     # stderr goes to a file: two pipes read one after the other would block
     # a child that fills the second (apply reports every write on stderr).
@@ -106,8 +107,9 @@ def run(args, env=None, cwd=None):
         err = err_file.read()
     wall = time.monotonic() - t
     p.returncode = os.waitstatus_to_exitcode(status)
-    if args[0] == JIT:
-        peak_kib = max(peak_kib, usage.ru_maxrss)
+    if args[0] == JIT and usage.ru_maxrss > peak_kib:
+        peak_kib = usage.ru_maxrss
+        peak_of = " ".join(a for a in args[1:] if not a.startswith("/") and a not in ("-C", "--now", NOW))
     if p.returncode not in (0, 2):
         sys.exit(f"bench: {' '.join(args)} failed ({p.returncode}):\n{err.decode()[-2000:]}")
     return wall, usage.ru_maxrss, b"".join(out_chunks)
@@ -223,6 +225,7 @@ def main():
         say(f"apply of {APPLY_GRANTS} grants, {label}, {LATENCY_MS:.0f} ms per call: {wall:.1f}s")
     figures["apply_speedup"] = round(walls["serial"] / walls["default"], 1)
     figures["peak_rss_mb"] = round(peak_kib / 1024)
+    figures["peak_rss_command"] = f"jit {peak_of}"
     figures["bench_seconds"] = round(time.monotonic() - STARTED)
     print(json.dumps(figures), flush=True)
 
