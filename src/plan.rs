@@ -1497,6 +1497,23 @@ pub fn summarize(actions: &[Action]) -> Summary {
 
 /// Plans `jit revoke`: remove every IAM object of request `name` now and
 /// archive its file with outcome `revoked`. Errors name close matches.
+/// `; did you mean `x`?` for the live request whose name is closest to
+/// `name`, or nothing when none is close.
+pub fn did_you_mean(snapshot: &Snapshot, name: &str) -> String {
+    snapshot
+        .requests
+        .iter()
+        .map(|r| {
+            (
+                strsim::jaro_winkler(name, &r.request.name),
+                r.request.name.as_str(),
+            )
+        })
+        .filter(|(score, _)| *score > 0.7)
+        .min_by(|a, b| b.0.total_cmp(&a.0)) // the closest; the first of equals
+        .map_or(String::new(), |(_, n)| format!("; did you mean `{n}`?"))
+}
+
 pub fn plan_revoke(
     snapshot: &Snapshot,
     iam: &BTreeMap<String, AccountState>,
@@ -1506,22 +1523,7 @@ pub fn plan_revoke(
     by: &str,
 ) -> Result<Plan, String> {
     let Some(record) = snapshot.requests.iter().find(|r| r.request.name == name) else {
-        let mut close: Vec<(f64, &str)> = snapshot
-            .requests
-            .iter()
-            .map(|r| {
-                (
-                    strsim::jaro_winkler(name, &r.request.name),
-                    r.request.name.as_str(),
-                )
-            })
-            .filter(|(score, _)| *score > 0.7)
-            .collect();
-        close.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let hint = match close.first() {
-            Some((_, n)) => format!("; did you mean `{n}`?"),
-            None => String::new(),
-        };
+        let hint = did_you_mean(snapshot, name);
         return Err(format!("no request `{name}` in requests/{hint}"));
     };
     let defs = &snapshot.effective;

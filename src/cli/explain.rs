@@ -31,21 +31,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let snapshot = &world.snapshot;
     let defs = &snapshot.effective;
     let Some(record) = snapshot.requests.iter().find(|r| r.request.name == name) else {
-        let mut close: Vec<(f64, &str)> = snapshot
-            .requests
-            .iter()
-            .map(|r| {
-                (
-                    strsim::jaro_winkler(name, &r.request.name),
-                    r.request.name.as_str(),
-                )
-            })
-            .filter(|(s, _)| *s > 0.7)
-            .collect();
-        close.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let hint = close
-            .first()
-            .map_or(String::new(), |(_, n)| format!("; did you mean `{n}`?"));
+        let hint = crate::plan::did_you_mean(snapshot, name);
         bail!(
             "no request `{name}` in requests/ on {}{hint} (ended requests: jit audit --request {name})",
             snapshot.branch
