@@ -127,6 +127,35 @@ pub fn validate_definitions(defs: &Definitions) -> Vec<Diagnostic> {
         out.extend(validate_identity_center(defs, ic));
     }
 
+    // Two account blocks for one id would each plan the other's jit objects
+    // as orphans and revoke them: both are in error, and grant nothing.
+    let mut by_id: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for a in defs.accounts.values() {
+        by_id.entry(a.id.as_str()).or_default().push(&a.name);
+    }
+    for a in defs.accounts.values() {
+        let names = &by_id[a.id.as_str()];
+        if names.len() > 1 {
+            let others: Vec<String> = names
+                .iter()
+                .filter(|n| **n != a.name)
+                .map(|n| format!("`{n}`"))
+                .collect();
+            out.push(
+                Diagnostic::error(
+                    a.meta.at("id").clone(),
+                    format!(
+                        "account `{}` has id {}, like {}: each AWS account is declared once",
+                        a.name,
+                        a.id,
+                        others.join(", ")
+                    ),
+                )
+                .about(Subject::Account(a.name.clone())),
+            );
+        }
+    }
+
     for c in defs.contracts.values() {
         out.extend(validate_contract(defs, c));
     }
@@ -923,6 +952,30 @@ contract "iam" {
             .filter(|d| d.is_error())
             .map(|d| d.message.clone())
             .collect()
+    }
+
+    /// Two blocks for one AWS account would revoke each other's grants as
+    /// orphans: both are errors, about their accounts, at their `id`.
+    #[test]
+    fn an_account_id_is_declared_once() {
+        let (_, diags) = defs(
+            "account \"prod-again\" { id = \"111111111111\" }\n",
+            ("", ""),
+        );
+        let dup: Vec<&Diagnostic> = diags
+            .iter()
+            .filter(|d| d.is_error() && d.message.contains("each AWS account is declared once"))
+            .collect();
+        let subjects: Vec<&Subject> = dup.iter().map(|d| &d.subject).collect();
+        assert_eq!(
+            subjects,
+            [
+                &Subject::Account("prod".into()),
+                &Subject::Account("prod-again".into())
+            ],
+            "{diags:?}"
+        );
+        assert!(dup[1].loc.line > dup[0].loc.line, "{dup:?}");
     }
 
     #[test]
