@@ -285,3 +285,49 @@ fn explain_tells_one_requests_story() {
     let (_, piped) = explain("alice-db");
     assert!(!piped.contains("\u{1b}["));
 }
+
+/// A long apply on a terminal shows a bar counting its IAM writes (drawn on
+/// stderr, above which the write lines scroll); without a terminal, only the
+/// lines.
+#[test]
+fn a_long_apply_shows_a_progress_bar_only_on_a_terminal() {
+    let moto = Moto::start();
+    moto.create_user("alice");
+    let settings = JIT_HCL.replace(
+        "approval = \"trailers\"",
+        "approval = \"trailers\"\n  quotas {\n    user_inline = 1000000\n  }",
+    );
+    let repo = Repo::standard_with(&[("jit.hcl", settings.as_str())]);
+    for i in 0..24 {
+        repo.write(
+            &format!("requests/alice-{i}.hcl"),
+            &request(&format!("alice-{i}"), "alice", "db-read", "2h"),
+        );
+    }
+    repo.commit("alice", "2026-11-23T09:00:00Z", "Requests", &["bob"]);
+    let args = "--now 2026-11-23T09:30:00Z apply --auto-approve --no-push";
+    let shown = on_a_terminal(&repo, &moto, args, true);
+    assert!(
+        shown.contains("Apply complete: 24 IAM change(s)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("applying ["),
+        "no bar on a terminal:\n{shown}"
+    );
+
+    // Again without a terminal (IAM reset by revoking: a later clock).
+    let out = repo.jit(
+        &[
+            "--now",
+            "2026-11-23T12:00:00Z",
+            "apply",
+            "--auto-approve",
+            "--no-push",
+        ],
+        &moto.env(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("revoke alice-0"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("applying ["), "{}", stderr(&out));
+}
