@@ -5,7 +5,7 @@
 # JSON object with every figure; docs/performance.md says what each means and
 # its target.
 #
-#   scripts/bench.sh                      # the full sizes, about 8 minutes on 2 cores
+#   scripts/bench.sh                      # the full sizes, 5-8 minutes on 2 cores
 #   USERS=500 LIVE=2000 ARCHIVED=20000 APPLY_GRANTS=200 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
