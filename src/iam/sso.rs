@@ -20,8 +20,8 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_ssoadmin::Client;
 use aws_sdk_ssoadmin::error::ProvideErrorMetadata;
 use aws_sdk_ssoadmin::types::{
-    AccountAssignmentOperationStatus, CustomerManagedPolicyReference, PrincipalType,
-    ProvisionTargetType, StatusValues, TargetType,
+    AccountAssignmentOperationStatus, CustomerManagedPolicyReference,
+    PermissionSetProvisioningStatus, PrincipalType, ProvisionTargetType, StatusValues, TargetType,
 };
 use serde_json::Value;
 
@@ -398,53 +398,114 @@ async fn assignments_of(
     Ok((assignments, accounts, calls))
 }
 
+/// What Identity Center's two asynchronous status shapes share.
+trait Operation {
+    fn state(&self) -> Option<&StatusValues>;
+    fn reason(&self) -> Option<&str>;
+    fn id(&self) -> Option<&str>;
+}
+
+impl Operation for AccountAssignmentOperationStatus {
+    fn state(&self) -> Option<&StatusValues> {
+        self.status()
+    }
+    fn reason(&self) -> Option<&str> {
+        self.failure_reason()
+    }
+    fn id(&self) -> Option<&str> {
+        self.request_id()
+    }
+}
+
+impl Operation for PermissionSetProvisioningStatus {
+    fn state(&self) -> Option<&StatusValues> {
+        self.status()
+    }
+    fn reason(&self) -> Option<&str> {
+        self.failure_reason()
+    }
+    fn id(&self) -> Option<&str> {
+        self.request_id()
+    }
+}
+
+/// Waits while an operation is `IN_PROGRESS`, asking `check` for its status
+/// by request id with a growing pause (1, 2, then 4 s), at most
+/// [`MAX_POLLS`] times. A final answer needs no call. `failed` and `what`
+/// say what refused or is still running.
+async fn settle<S, F, Fut>(
+    mut status: Option<S>,
+    failed: &str,
+    what: &str,
+    mut check: F,
+    calls: &mut usize,
+) -> anyhow::Result<()>
+where
+    S: Operation,
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<S>>>,
+{
+    let mut delay = Duration::from_secs(1);
+    for _ in 0..MAX_POLLS {
+        let Some(s) = &status else { return Ok(()) };
+        match s.state() {
+            Some(StatusValues::InProgress) => {}
+            Some(StatusValues::Failed) => {
+                anyhow::bail!("{failed}: {}", s.reason().unwrap_or("no reason given"))
+            }
+            _ => return Ok(()),
+        }
+        let id = s.id().unwrap_or_default().to_string();
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(4));
+        status = check(id).await?;
+        *calls += 1;
+    }
+    anyhow::bail!(
+        "{what} is still in progress after {MAX_POLLS} status checks; the next run checks again"
+    )
+}
+
 /// Waits until an assignment operation is no longer `IN_PROGRESS`, polling
 /// its status (creation or deletion) boundedly; a final answer needs no call.
 async fn settle_assignment(
     admin: &Client,
     instance: &str,
-    mut status: Option<AccountAssignmentOperationStatus>,
+    status: Option<AccountAssignmentOperationStatus>,
     creation: bool,
     calls: &mut usize,
 ) -> anyhow::Result<()> {
-    let mut delay = Duration::from_secs(1);
-    for _ in 0..MAX_POLLS {
-        let Some(s) = &status else { return Ok(()) };
-        match s.status() {
-            Some(StatusValues::InProgress) => {}
-            Some(StatusValues::Failed) => anyhow::bail!(
-                "Identity Center refused the assignment: {}",
-                s.failure_reason().unwrap_or("no reason given")
-            ),
-            _ => return Ok(()),
-        }
-        let id = s.request_id().unwrap_or_default().to_string();
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(4));
-        status = if creation {
-            let out = admin
+    let check = |id: String| async move {
+        Ok(if creation {
+            admin
                 .describe_account_assignment_creation_status()
                 .instance_arn(instance)
                 .account_assignment_creation_request_id(&id)
                 .send()
                 .await
-                .map_err(sdk_error)?;
-            out.account_assignment_creation_status().cloned()
+                .map_err(sdk_error)?
+                .account_assignment_creation_status()
+                .cloned()
         } else {
-            let out = admin
+            admin
                 .describe_account_assignment_deletion_status()
                 .instance_arn(instance)
                 .account_assignment_deletion_request_id(&id)
                 .send()
                 .await
-                .map_err(sdk_error)?;
-            out.account_assignment_deletion_status().cloned()
-        };
-        *calls += 1;
-    }
-    anyhow::bail!(
-        "the assignment operation is still in progress after {MAX_POLLS} status checks; the next run checks again"
+                .map_err(sdk_error)?
+                .account_assignment_deletion_status()
+                .cloned()
+        })
+    };
+    settle(
+        status,
+        "Identity Center refused the assignment",
+        "the assignment operation",
+        check,
+        calls,
     )
+    .await
 }
 
 /// Provisions the permission set to `account` (so the role there carries its
@@ -466,34 +527,25 @@ async fn provision(
         .await
         .map_err(sdk_error)?;
     *calls += 1;
-    let mut status = out.permission_set_provisioning_status().cloned();
-    let mut delay = Duration::from_secs(1);
-    for _ in 0..MAX_POLLS {
-        let Some(s) = &status else { return Ok(()) };
-        match s.status() {
-            Some(StatusValues::InProgress) => {}
-            Some(StatusValues::Failed) => anyhow::bail!(
-                "provisioning to {account} failed: {}",
-                s.failure_reason().unwrap_or("no reason given")
-            ),
-            _ => return Ok(()),
-        }
-        let id = s.request_id().unwrap_or_default().to_string();
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(4));
-        let out = admin
+    let check = |id: String| async move {
+        Ok(admin
             .describe_permission_set_provisioning_status()
             .instance_arn(instance)
             .provision_permission_set_request_id(&id)
             .send()
             .await
-            .map_err(sdk_error)?;
-        *calls += 1;
-        status = out.permission_set_provisioning_status().cloned();
-    }
-    anyhow::bail!(
-        "provisioning to {account} is still in progress after {MAX_POLLS} status checks; the next run checks again"
+            .map_err(sdk_error)?
+            .permission_set_provisioning_status()
+            .cloned())
+    };
+    settle(
+        out.permission_set_provisioning_status().cloned(),
+        &format!("provisioning to {account} failed"),
+        &format!("provisioning to {account}"),
+        check,
+        calls,
     )
+    .await
 }
 
 /// `account:TYPE:id` -> its parts.

@@ -459,7 +459,8 @@ fn http(
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+/// The body of a `Transfer-Encoding: chunked` response.
+pub fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
         let line = String::from_utf8_lossy(&rest[..eol]);

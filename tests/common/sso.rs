@@ -65,7 +65,7 @@ impl Sso {
             .to_ascii_lowercase()
             .contains("transfer-encoding: chunked")
         {
-            body = dechunk(&body);
+            body = crate::common::moto::dechunk(&body);
         }
         let text = String::from_utf8_lossy(&body).to_string();
         if !(200..300).contains(&status) {
@@ -245,20 +245,4 @@ impl Sso {
             .filter_map(|a| a.as_str().map(str::to_string))
             .collect()
     }
-}
-
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
-        let line = String::from_utf8_lossy(&rest[..eol]);
-        let size =
-            usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
-        rest = &rest[eol + 2..];
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.extend_from_slice(&rest[..size]);
-        rest = rest.get(size + 2..).unwrap_or(&[]);
-    }
-    out
 }
