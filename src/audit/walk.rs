@@ -42,6 +42,7 @@ pub fn read(repo: &Repository, replayed: Replayed) -> anyhow::Result<History> {
         },
         open: BTreeMap::new(),
         logs: BTreeMap::new(),
+        last_requests: None,
     };
     let mut previous: Option<&Link> = None;
     let mut raw_defs: Option<Definitions> = None;
@@ -120,6 +121,8 @@ struct Walker<'a, 'r> {
     open: BTreeMap<String, usize>,
     /// Request path -> its life since last removed (what is in force).
     logs: BTreeMap<String, PathLog>,
+    /// The last `requests/` tree read: the next change's old side.
+    last_requests: Option<(Oid, RawTree)>,
 }
 
 impl Walker<'_, '_> {
@@ -182,11 +185,14 @@ impl Walker<'_, '_> {
             None
         };
         if old != new {
-            let old_tree = old.map(|id| RawTree::read(self.repo, id)).transpose()?;
+            let old_tree = match self.last_requests.take() {
+                Some((id, tree)) if Some(id) == old => Some(tree),
+                _ => old.map(|id| RawTree::read(self.repo, id)).transpose()?,
+            };
             let new_tree = new.map(|id| RawTree::read(self.repo, id)).transpose()?;
-            for (file, old_blob, new_blob) in
-                history::request_deltas(old_tree.as_ref(), new_tree.as_ref())
-            {
+            let deltas = history::request_deltas(old_tree.as_ref(), new_tree.as_ref());
+            self.last_requests = new.zip(new_tree);
+            for (file, old_blob, new_blob) in deltas {
                 let path = format!("requests/{file}");
                 let mut replaced = None;
                 if old_blob.is_some()
