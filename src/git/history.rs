@@ -788,35 +788,50 @@ impl RawTree {
         RawTree::from_odb(&repo.odb()?, id)
     }
 
+    /// Reads a tree and checks every entry is well formed: a malformed tree
+    /// is an error, as libgit2's parser makes it, never a shorter tree.
     fn from_odb(odb: &git2::Odb, id: Oid) -> anyhow::Result<RawTree> {
         let object = odb.read(id)?;
         anyhow::ensure!(
             object.kind() == ObjectType::Tree,
             "object {id} is not a tree"
         );
+        let mut rest = object.data();
+        while !rest.is_empty() {
+            let Some((_, next)) = next_entry(rest) else {
+                anyhow::bail!("tree {id} is malformed (run git fsck)");
+            };
+            rest = next;
+        }
         Ok(RawTree {
             data: object.data().to_vec(),
         })
     }
 
-    /// `<octal mode> <name>\0<20-byte id>`, in git's order. A malformed
-    /// entry ends the iteration (git refuses such trees on fsck).
+    /// `<octal mode> <name>\0<20-byte id>`, in git's order (checked when read).
     fn entries(&self) -> impl Iterator<Item = RawEntry<'_>> {
         let mut rest = self.data.as_slice();
         std::iter::from_fn(move || {
-            let space = rest.iter().position(|&b| b == b' ')?;
-            let mode = u32::from_str_radix(std::str::from_utf8(&rest[..space]).ok()?, 8).ok()?;
-            let after = &rest[space + 1..];
-            let nul = after.iter().position(|&b| b == 0)?;
-            let (name, tail) = (&after[..nul], &after[nul + 1..]);
-            if tail.len() < 20 {
-                return None;
-            }
-            let (id, next) = tail.split_at(20);
+            let (entry, next) = next_entry(rest)?;
             rest = next;
-            Some(RawEntry { mode, name, id })
+            Some(entry)
         })
     }
+}
+
+/// The first entry of a raw tree and what follows it; `None` at the end or
+/// at a malformed entry.
+fn next_entry(rest: &[u8]) -> Option<(RawEntry<'_>, &[u8])> {
+    let space = rest.iter().position(|&b| b == b' ')?;
+    let mode = u32::from_str_radix(std::str::from_utf8(&rest[..space]).ok()?, 8).ok()?;
+    let after = &rest[space + 1..];
+    let nul = after.iter().position(|&b| b == 0)?;
+    let (name, tail) = (&after[..nul], &after[nul + 1..]);
+    if name.is_empty() || tail.len() < 20 {
+        return None;
+    }
+    let (id, next) = tail.split_at(20);
+    Some((RawEntry { mode, name, id }, next))
 }
 
 /// The request files (`<name>.hcl`, regular blobs, directly in the tree)
@@ -1115,6 +1130,25 @@ mod tests {
             .collect();
         assert_eq!(ours, theirs);
         raw
+    }
+
+    /// A tree whose bytes end mid-entry is an error, never a tree with
+    /// fewer entries (which would read as requests removed or added).
+    #[test]
+    fn a_malformed_tree_is_an_error_not_a_shorter_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let blob = repo.blob(b"x").unwrap();
+        let mut good = b"100644 a.hcl\0".to_vec();
+        good.extend_from_slice(blob.as_bytes());
+        let odb = repo.odb().unwrap();
+        let ok = odb.write(ObjectType::Tree, &good).unwrap();
+        assert_eq!(RawTree::read(&repo, ok).unwrap().entries().count(), 1);
+        let mut bad = good.clone();
+        bad.extend_from_slice(b"100644 b.hcl\0short");
+        let bad = odb.write(ObjectType::Tree, &bad).unwrap();
+        let err = RawTree::read(&repo, bad).err().expect("malformed tree");
+        assert!(err.to_string().contains("malformed"), "{err}");
     }
 
     #[test]
