@@ -21,6 +21,9 @@ use crate::diag::{Diagnostic, Loc};
 /// `text` (the contents of `path`) in canonical format. A syntax error is
 /// returned as a diagnostic at its position.
 pub fn format(path: &str, text: &str) -> Result<String, Diagnostic> {
+    if text.len() > crate::config::parse::MAX_FILE_BYTES {
+        return Err(crate::config::parse::oversized(path, text.len() as u64));
+    }
     let body = hcl_edit::parser::parse_body(text).map_err(|e| {
         let loc = e.location();
         Diagnostic::error(
