@@ -5,6 +5,7 @@ pub mod archive;
 pub mod endings;
 pub mod github;
 pub mod history;
+pub mod lease;
 
 use std::path::Path;
 
