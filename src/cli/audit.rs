@@ -105,10 +105,14 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let repo = git::open(&ctx.dir)?;
     // The branch plan follows (approved switches only), read the same way.
     let (replayed, _) = git::history::follow_branch(&repo)?;
-    let history = audit::walk::read(&repo, replayed)?;
     let now = ctx.now;
 
     let wants_report = args.report.is_some() || args.format == Format::Markdown;
+    if !args.verify && !wants_report {
+        return events(&repo, replayed, now, &filter, args.format, ui);
+    }
+    let history = audit::walk::read(&repo, replayed)?;
+
     let mut violations = Vec::new();
     let mut iam_checked = false;
     if args.verify || wants_report {
@@ -176,18 +180,52 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
 
-    let events = audit::ordered_events(&history, now).filter(|e| filter.event(e));
-    if args.format == Format::Json {
-        // JSON Lines stream: one event at a time, straight to stdout.
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        render::write_json_lines(&mut out, events)?;
-        out.flush()?;
-        return Ok(Outcome::Success);
+    Ok(Outcome::Success)
+}
+
+/// The events, streamed from history: JSON Lines and CSV as they come (one
+/// event at a time, straight to stdout), the table once all are in.
+fn events(
+    repo: &git2::Repository,
+    replayed: git::history::Replayed,
+    now: DateTime<Utc>,
+    filter: &Filter,
+    format: Format,
+    ui: &Ui,
+) -> anyhow::Result<Outcome> {
+    match format {
+        Format::Json => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            audit::walk::stream(repo, replayed, now, &mut |e| {
+                if filter.event(&e) {
+                    render::write_json_line(&mut out, &e)?;
+                }
+                Ok(())
+            })?;
+            out.flush()?;
+        }
+        Format::Csv => {
+            // Through the same stream as Ui::out (styles stripped where colour is off).
+            let mut out = std::io::BufWriter::new(anstream::stdout().lock());
+            render::write_events_csv_header(&mut out)?;
+            audit::walk::stream(repo, replayed, now, &mut |e| {
+                if filter.event(&e) {
+                    render::write_events_csv_row(&mut out, &e)?;
+                }
+                Ok(())
+            })?;
+            out.flush()?;
+        }
+        _ => {
+            let mut events = Vec::new();
+            audit::walk::stream(repo, replayed, now, &mut |e| {
+                if filter.event(&e) {
+                    events.push(e);
+                }
+                Ok(())
+            })?;
+            ui.out(&render::events_table(&events))?;
+        }
     }
-    let events: Vec<audit::Event> = events.collect();
-    ui.out(&match args.format {
-        Format::Csv => render::events_csv(&events),
-        _ => render::events_table(&events),
-    })?;
     Ok(Outcome::Success)
 }

@@ -86,6 +86,10 @@ pub struct Link {
     pub archive: Option<Oid>,
     /// Whether its definitions entries differ from its first parent's.
     pub defs_changed: bool,
+    /// A lower bound (unix seconds) of every time the commit records: its
+    /// author and commit times and any `Jit-Granted` trailer. What a
+    /// streaming reader must still expect from commits not read yet.
+    pub earliest: i64,
 }
 
 /// Reads the branch jit should follow, starting from the checked-out one,
@@ -280,7 +284,8 @@ pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
     let mut newer: Option<Vec<(Vec<u8>, Vec<u8>)>> = None;
     let mut next = Some(head);
     while let Some(oid) = next {
-        let (tree, parent) = commit_header(&odb, oid).context("walking the branch's history")?;
+        let (tree, parent, earliest) =
+            commit_header(&odb, oid).context("walking the branch's history")?;
         let tree = RawTree::from_odb(&odb, tree).context("walking the branch's history")?;
         let (mut requests, mut archive, mut fingerprint) = (None, None, Vec::new());
         for e in tree.entries() {
@@ -301,6 +306,7 @@ pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
             archive,
             // The root commit sets them; the others are compared above.
             defs_changed: true,
+            earliest,
         });
         newer = Some(fingerprint);
         next = parent;
@@ -310,30 +316,100 @@ pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
     Ok(chain)
 }
 
-/// A commit's tree and first parent, from its raw header.
-fn commit_header(odb: &git2::Odb, oid: Oid) -> anyhow::Result<(Oid, Option<Oid>)> {
+/// A commit's tree, first parent, and the earliest time it records (see
+/// [`Link::earliest`]), from its raw bytes.
+fn commit_header(odb: &git2::Odb, oid: Oid) -> anyhow::Result<(Oid, Option<Oid>, i64)> {
     let object = odb.read(oid)?;
     anyhow::ensure!(
         object.kind() == ObjectType::Commit,
         "object {oid} is not a commit"
     );
     let (mut tree, mut parent) = (None, None);
-    for line in object.data().split(|&b| b == b'\n') {
+    let (mut author, mut committer) = (None, None);
+    let data = object.data();
+    let mut message = &data[data.len()..];
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (line, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
         let hex = |rest: &[u8]| {
             std::str::from_utf8(rest)
                 .ok()
                 .and_then(|h| Oid::from_str(h).ok())
         };
         if line.is_empty() {
+            message = rest;
             break;
         } else if let Some(rest) = line.strip_prefix(b"tree ") {
             tree = hex(rest);
         } else if let Some(rest) = line.strip_prefix(b"parent ") {
             parent = parent.or(hex(rest));
+        } else if let Some(rest) = line.strip_prefix(b"author ") {
+            author = author.or(Some(signature_time(rest)));
+        } else if let Some(rest) = line.strip_prefix(b"committer ") {
+            committer = committer.or(Some(signature_time(rest)));
         }
     }
     let tree = tree.with_context(|| format!("commit {oid} names no tree"))?;
-    Ok((tree, parent))
+    let mut earliest = author
+        .flatten()
+        .unwrap_or(i64::MIN)
+        .min(committer.flatten().unwrap_or(i64::MIN));
+    if let Some(granted) = earliest_granted_trailer(message) {
+        earliest = earliest.min(granted);
+    }
+    Ok((tree, parent, earliest))
+}
+
+/// The time of a signature line (`Name <email> 1795424400 +0000`) as the
+/// readers see it (a time chrono cannot hold reads as the epoch); `None`
+/// when it does not parse plainly (the caller then assumes the earliest).
+fn signature_time(line: &[u8]) -> Option<i64> {
+    let count = |c: u8| line.iter().filter(|&&b| b == c).count();
+    if count(b'<') != 1 || count(b'>') != 1 {
+        return None;
+    }
+    let after = &line[line.iter().position(|&b| b == b'>')? + 1..];
+    let digits = after.trim_ascii_start();
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let seconds: i64 = std::str::from_utf8(&digits[..end]).ok()?.parse().ok()?;
+    // Negative, huge or odd times: say nothing (the earliest), never too late.
+    (end > 0 && Utc.timestamp_opt(seconds, 0).single().is_some()).then_some(seconds)
+}
+
+/// The earliest `Jit-Granted` trailer time in a raw commit message, read as
+/// the audit reads archive trailers; `i64::MIN` when one is there but does
+/// not read as a time the audit would see the same way.
+fn earliest_granted_trailer(message: &[u8]) -> Option<i64> {
+    const KEY: &[u8] = b"jit-granted";
+    if !message
+        .windows(KEY.len())
+        .any(|w| w.eq_ignore_ascii_case(KEY))
+    {
+        return None;
+    }
+    let Some(text) = std::str::from_utf8(message).ok() else {
+        return Some(i64::MIN);
+    };
+    let Ok(trailers) = git2::message_trailers_strs(text) else {
+        return Some(i64::MIN);
+    };
+    let mut earliest = None::<i64>;
+    for (key, value) in trailers.iter() {
+        if key.eq_ignore_ascii_case("jit-granted") {
+            let t = DateTime::parse_from_rfc3339(value.trim())
+                .map_or(i64::MIN, |t| t.with_timezone(&Utc).timestamp());
+            earliest = Some(earliest.map_or(t, |e| e.min(t)));
+        }
+    }
+    // A key spelled so the trailer parser did not read it: assume the earliest.
+    Some(earliest.unwrap_or(i64::MIN))
 }
 
 pub struct DefinitionsWalk {
@@ -820,10 +896,21 @@ impl RawTree {
 }
 
 /// The first entry of a raw tree and what follows it; `None` at the end or
-/// at a malformed entry.
+/// at a malformed entry. The mode is octal digits (an optional leading `+`,
+/// as `u32::from_str_radix` reads it), the name ends at the first NUL.
 fn next_entry(rest: &[u8]) -> Option<(RawEntry<'_>, &[u8])> {
     let space = rest.iter().position(|&b| b == b' ')?;
-    let mode = u32::from_str_radix(std::str::from_utf8(&rest[..space]).ok()?, 8).ok()?;
+    let digits = rest[..space].strip_prefix(b"+").unwrap_or(&rest[..space]);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut mode: u32 = 0;
+    for &d in digits {
+        if !(b'0'..=b'7').contains(&d) {
+            return None;
+        }
+        mode = mode.checked_mul(8)?.checked_add(u32::from(d - b'0'))?;
+    }
     let after = &rest[space + 1..];
     let nul = after.iter().position(|&b| b == 0)?;
     let (name, tail) = (&after[..nul], &after[nul + 1..]);
@@ -832,6 +919,41 @@ fn next_entry(rest: &[u8]) -> Option<(RawEntry<'_>, &[u8])> {
     }
     let (id, next) = tail.split_at(20);
     Some((RawEntry { mode, name, id }, next))
+}
+
+/// How many leading bytes two slices share (eight at a time).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().expect("8 bytes"));
+        let y = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != y {
+            return i + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+/// The length of the entries at the start of a tree's `rest` that lie
+/// wholly within its first `within` bytes. Only for the bytes of a
+/// [`RawTree`], whose entries were all checked when it was read: an entry
+/// is a mode and name without NUL, a NUL, and a 20-byte id.
+fn whole_entries(rest: &[u8], within: usize) -> usize {
+    let within = within.min(rest.len());
+    let mut used = 0;
+    while let Some(nul) = rest[used..within].iter().position(|&b| b == 0) {
+        let end = used + nul + 1 + 20;
+        if end > within {
+            break;
+        }
+        used = end;
+    }
+    used
 }
 
 /// The request files (`<name>.hcl`, regular blobs, directly in the tree)
@@ -864,37 +986,42 @@ pub fn request_deltas(
             out.push((String::from_utf8_lossy(e.name).into_owned(), old, new));
         }
     };
-    let (mut a, mut b) = (old.map(|t| t.entries()), new.map(|t| t.entries()));
-    let (mut x, mut y) = (
-        a.as_mut().and_then(|i| i.next()),
-        b.as_mut().and_then(|i| i.next()),
+    let (mut a, mut b): (&[u8], &[u8]) = (
+        old.map_or(&[][..], |t| t.data.as_slice()),
+        new.map_or(&[][..], |t| t.data.as_slice()),
     );
     loop {
-        match (&x, &y) {
+        // Entries byte for byte the same on both sides are the same entry
+        // in the merge: skip the run (a commit that adds one file to a
+        // tree of thousands compares bytes, never parses the rest).
+        let same = whole_entries(a, common_prefix(a, b));
+        a = &a[same..];
+        b = &b[same..];
+        match (next_entry(a), next_entry(b)) {
             (None, None) => break,
-            (Some(e), None) => {
-                push(e, request(e), None);
-                x = a.as_mut().and_then(|i| i.next());
+            (Some((e, rest)), None) => {
+                push(&e, request(&e), None);
+                a = rest;
             }
-            (None, Some(f)) => {
-                push(f, None, request(f));
-                y = b.as_mut().and_then(|i| i.next());
+            (None, Some((f, rest))) => {
+                push(&f, None, request(&f));
+                b = rest;
             }
-            (Some(e), Some(f)) => match order(e, f) {
+            (Some((e, ra)), Some((f, rb))) => match order(&e, &f) {
                 std::cmp::Ordering::Less => {
-                    push(e, request(e), None);
-                    x = a.as_mut().and_then(|i| i.next());
+                    push(&e, request(&e), None);
+                    a = ra;
                 }
                 std::cmp::Ordering::Greater => {
-                    push(f, None, request(f));
-                    y = b.as_mut().and_then(|i| i.next());
+                    push(&f, None, request(&f));
+                    b = rb;
                 }
                 std::cmp::Ordering::Equal => {
                     if e.id != f.id || e.mode != f.mode {
-                        push(e, request(e), request(f));
+                        push(&e, request(&e), request(&f));
                     }
-                    x = a.as_mut().and_then(|i| i.next());
-                    y = b.as_mut().and_then(|i| i.next());
+                    a = ra;
+                    b = rb;
                 }
             },
         }
