@@ -348,7 +348,9 @@ impl Walker<'_, '_, '_> {
                 Some((id, tree)) if Some(id) == old => Some(tree),
                 _ => old.map(|id| RawTree::read(self.repo, id)).transpose()?,
             };
-            let new_tree = new.map(|id| RawTree::read(self.repo, id)).transpose()?;
+            let new_tree = new
+                .map(|id| RawTree::read_after(self.repo, id, old_tree.as_ref()))
+                .transpose()?;
             let deltas = history::request_deltas(old_tree.as_ref(), new_tree.as_ref());
             self.last_requests = new.zip(new_tree);
             for (file, old_blob, new_blob) in deltas {
@@ -577,11 +579,12 @@ mod tests {
         )
     }
 
+    /// (author, minutes after 08:00, message, files written, files removed).
+    type TestCommit<'a> = (&'a str, i64, &'a str, Vec<(String, String)>, Vec<&'a str>);
+
     /// A first-parent history of (author, time, message, files written,
     /// files removed) commits on `main`; times are minutes after 08:00.
-    fn history(
-        commits: &[(&str, i64, &str, Vec<(String, String)>, Vec<&str>)],
-    ) -> tempfile::TempDir {
+    fn history(commits: &[TestCommit]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init(dir.path()).unwrap();
         let mut files: BTreeMap<String, String> = DEFS

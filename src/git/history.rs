@@ -808,7 +808,10 @@ pub fn read_requests(
         }
         let tree = link
             .requests
-            .map(|id| Ok::<_, anyhow::Error>((id, RawTree::read(repo, id)?)))
+            .map(|id| {
+                let previous = previous.as_ref().map(|(_, t)| t);
+                Ok::<_, anyhow::Error>((id, RawTree::read_after(repo, id, previous)?))
+            })
             .transpose()?;
         *trees_read += usize::from(tree.is_some());
         let changes = request_deltas(previous.as_ref().map(|t| &t.1), tree.as_ref().map(|t| &t.1));
@@ -850,6 +853,8 @@ pub fn read_requests(
 /// commit that changed it).
 pub struct RawTree {
     data: Vec<u8>,
+    /// Where each entry ends in `data`, in order (found when it was checked).
+    ends: Vec<usize>,
 }
 
 /// One entry of a [`RawTree`].
@@ -864,23 +869,58 @@ impl RawTree {
         RawTree::from_odb(&repo.odb()?, id)
     }
 
+    /// Reads a tree that likely shares most of its bytes with `previous`
+    /// (the same directory one commit earlier): the entries it shares with
+    /// it at its start and end, byte for byte, are not checked again.
+    pub fn read_after(
+        repo: &Repository,
+        id: Oid,
+        previous: Option<&RawTree>,
+    ) -> anyhow::Result<RawTree> {
+        RawTree::checked(&repo.odb()?, id, previous)
+    }
+
     /// Reads a tree and checks every entry is well formed: a malformed tree
     /// is an error, as libgit2's parser makes it, never a shorter tree.
     fn from_odb(odb: &git2::Odb, id: Oid) -> anyhow::Result<RawTree> {
+        RawTree::checked(odb, id, None)
+    }
+
+    fn checked(odb: &git2::Odb, id: Oid, previous: Option<&RawTree>) -> anyhow::Result<RawTree> {
         let object = odb.read(id)?;
         anyhow::ensure!(
             object.kind() == ObjectType::Tree,
             "object {id} is not a tree"
         );
-        let mut rest = object.data();
-        while !rest.is_empty() {
-            let Some((_, next)) = next_entry(rest) else {
+        let data = object.data();
+        let (old, old_ends) = previous.map_or((&[][..], &[][..]), |p| (&p.data[..], &p.ends[..]));
+        // Leading entries byte for byte the previous tree's are its (checked) entries.
+        let same_start = common_prefix(old, data);
+        let shared = old_ends.partition_point(|&e| e <= same_start);
+        let mut ends = old_ends[..shared].to_vec();
+        let mut at = shared.checked_sub(1).map_or(0, |i| old_ends[i]);
+        // So are trailing ones, from a place that starts an entry in both.
+        let same_end = common_suffix(old, data);
+        while at < data.len() {
+            let left = data.len() - at;
+            if left <= same_end {
+                let there = old.len() - left;
+                let starts = there == 0 || old_ends.binary_search(&there).is_ok();
+                if starts {
+                    let from = old_ends.partition_point(|&e| e <= there);
+                    ends.extend(old_ends[from..].iter().map(|&e| e - there + at));
+                    break;
+                }
+            }
+            let Some((_, next)) = next_entry(&data[at..]) else {
                 anyhow::bail!("tree {id} is malformed (run git fsck)");
             };
-            rest = next;
+            at = data.len() - next.len();
+            ends.push(at);
         }
         Ok(RawTree {
-            data: object.data().to_vec(),
+            data: data.to_vec(),
+            ends,
         })
     }
 
@@ -939,21 +979,23 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     i
 }
 
-/// The length of the entries at the start of a tree's `rest` that lie
-/// wholly within its first `within` bytes. Only for the bytes of a
-/// [`RawTree`], whose entries were all checked when it was read: an entry
-/// is a mode and name without NUL, a NUL, and a 20-byte id.
-fn whole_entries(rest: &[u8], within: usize) -> usize {
-    let within = within.min(rest.len());
-    let mut used = 0;
-    while let Some(nul) = rest[used..within].iter().position(|&b| b == 0) {
-        let end = used + nul + 1 + 20;
-        if end > within {
-            break;
+/// How many trailing bytes two slices share (eight at a time).
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_be_bytes(a[n - i - 8..n - i].try_into().expect("8 bytes"));
+        let y = u64::from_be_bytes(b[n - i - 8..n - i].try_into().expect("8 bytes"));
+        if x != y {
+            return i + ((x ^ y).trailing_zeros() / 8) as usize;
         }
-        used = end;
+        i += 8;
     }
-    used
+    while i < n && a[n - i - 1] == b[n - i - 1] {
+        i += 1;
+    }
+    i
 }
 
 /// The request files (`<name>.hcl`, regular blobs, directly in the tree)
@@ -986,42 +1028,50 @@ pub fn request_deltas(
             out.push((String::from_utf8_lossy(e.name).into_owned(), old, new));
         }
     };
-    let (mut a, mut b): (&[u8], &[u8]) = (
-        old.map_or(&[][..], |t| t.data.as_slice()),
-        new.map_or(&[][..], |t| t.data.as_slice()),
-    );
+    let empty = RawTree {
+        data: Vec::new(),
+        ends: Vec::new(),
+    };
+    let (old, new) = (old.unwrap_or(&empty), new.unwrap_or(&empty));
+    let (mut i, mut j) = (0, 0);
     loop {
         // Entries byte for byte the same on both sides are the same entry
         // in the merge: skip the run (a commit that adds one file to a
         // tree of thousands compares bytes, never parses the rest).
-        let same = whole_entries(a, common_prefix(a, b));
-        a = &a[same..];
-        b = &b[same..];
+        let same = common_prefix(&old.data[i..], &new.data[j..]);
+        let k = old.ends.partition_point(|&e| e <= i + same);
+        if let Some(&end) = k.checked_sub(1).map(|k| &old.ends[k])
+            && end > i
+        {
+            j += end - i;
+            i = end;
+        }
+        let (a, b) = (&old.data[i..], &new.data[j..]);
         match (next_entry(a), next_entry(b)) {
             (None, None) => break,
             (Some((e, rest)), None) => {
                 push(&e, request(&e), None);
-                a = rest;
+                i += a.len() - rest.len();
             }
             (None, Some((f, rest))) => {
                 push(&f, None, request(&f));
-                b = rest;
+                j += b.len() - rest.len();
             }
             (Some((e, ra)), Some((f, rb))) => match order(&e, &f) {
                 std::cmp::Ordering::Less => {
                     push(&e, request(&e), None);
-                    a = ra;
+                    i += a.len() - ra.len();
                 }
                 std::cmp::Ordering::Greater => {
                     push(&f, None, request(&f));
-                    b = rb;
+                    j += b.len() - rb.len();
                 }
                 std::cmp::Ordering::Equal => {
                     if e.id != f.id || e.mode != f.mode {
                         push(&e, request(&e), request(&f));
                     }
-                    a = ra;
-                    b = rb;
+                    i += a.len() - ra.len();
+                    j += b.len() - rb.len();
                 }
             },
         }
@@ -1316,6 +1366,76 @@ mod tests {
         assert_eq!(got[4], ("x.hcl".into(), None, blob("1")));
         assert!(request_deltas(Some(&old), Some(&old)).is_empty());
         assert_eq!(request_deltas(None, Some(&new)).len(), 4);
+    }
+
+    /// Skipping identical bytes gives what a plain merge of every entry
+    /// gives: trees of hundreds of entries, one to a few changed, added or
+    /// removed anywhere (first, last, middle), ids sharing long prefixes.
+    #[test]
+    fn request_deltas_skip_only_identical_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let odb = repo.odb().unwrap();
+        let mut seed: u64 = 7;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let raw = |entries: &BTreeMap<String, [u8; 20]>| {
+            let mut data = Vec::new();
+            for (name, id) in entries {
+                data.extend_from_slice(format!("100644 {name}\0").as_bytes());
+                data.extend_from_slice(id);
+            }
+            let id = odb.write(ObjectType::Tree, &data).unwrap();
+            RawTree::read(&repo, id).unwrap()
+        };
+        for round in 0..200 {
+            let n = 1 + next() as usize % 300;
+            let mut old: BTreeMap<String, [u8; 20]> = BTreeMap::new();
+            for i in 0..n {
+                // Ids differ only in their last byte: long shared runs.
+                let mut id = [0x20u8; 20];
+                id[19] = (next() % 3) as u8;
+                old.insert(format!("r-{}.hcl", i * 7 % 1000), id);
+            }
+            let mut new = old.clone();
+            let names: Vec<String> = old.keys().cloned().collect();
+            for _ in 0..1 + next() % 3 {
+                match next() % 3 {
+                    0 => {
+                        new.remove(&names[next() as usize % names.len()]);
+                    }
+                    1 => {
+                        new.insert(format!("r-{}.hcl", next() % 1000), [0x21; 20]);
+                    }
+                    _ => {
+                        let name = &names[next() as usize % names.len()];
+                        let mut id = new.get(name).copied().unwrap_or([0; 20]);
+                        id[19] ^= 0x55;
+                        new.insert(name.clone(), id);
+                    }
+                }
+            }
+            if round % 10 == 0 {
+                new.remove(&names[0]);
+                new.remove(names.last().unwrap());
+            }
+            let mut want = Vec::new();
+            for name in old.keys().chain(new.keys()).collect::<BTreeSet<_>>() {
+                let (a, b) = (old.get(name), new.get(name));
+                if a != b {
+                    let id = |x: Option<&[u8; 20]>| x.map(|x| Oid::from_bytes(x).unwrap());
+                    want.push((name.clone(), id(a), id(b)));
+                }
+            }
+            let (a, b) = (raw(&old), raw(&new));
+            assert_eq!(request_deltas(Some(&a), Some(&b)), want, "round {round}");
+            let back: Vec<_> = want.iter().map(|(n, x, y)| (n.clone(), *y, *x)).collect();
+            assert_eq!(request_deltas(Some(&b), Some(&a)), back, "round {round}");
+        }
     }
 
     #[test]
