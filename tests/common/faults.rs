@@ -27,7 +27,7 @@ pub enum Fault {
     Internal,
     /// HTTP 503 `ServiceUnavailable`.
     Unavailable,
-    /// The answer comes, late.
+    /// The call reaches the server late (and so does its answer).
     Slow,
     /// The connection closes before the request reaches the server.
     DropBefore,
@@ -130,6 +130,7 @@ struct State {
     /// The process a kill fault kills.
     victim: Option<u32>,
     killed: bool,
+    slow: Duration,
 }
 
 /// The running proxy; it stops with the test process.
@@ -138,7 +139,7 @@ pub struct FaultProxy {
     state: Arc<(Mutex<State>, Condvar)>,
 }
 
-/// How late a [`Fault::Slow`] answer is.
+/// How late a [`Fault::Slow`] call is, unless set otherwise.
 pub const SLOW: Duration = Duration::from_millis(700);
 
 impl FaultProxy {
@@ -152,6 +153,7 @@ impl FaultProxy {
                 stats: Stats::default(),
                 victim: None,
                 killed: false,
+                slow: SLOW,
             }),
             Condvar::new(),
         ));
@@ -179,6 +181,11 @@ impl FaultProxy {
         s.stats = Stats::default();
         s.victim = None;
         s.killed = false;
+    }
+
+    /// How long a [`Fault::Slow`] call waits before it reaches the server.
+    pub fn set_slow(&self, delay: Duration) {
+        self.state.0.lock().unwrap().slow = delay;
     }
 
     /// The process a kill fault kills (a kill waits up to 10 s for it).
@@ -254,9 +261,9 @@ fn serve(
                 return Ok(());
             }
             Some(Fault::Slow) => {
-                let answer = forward(&request, upstream)?;
-                thread::sleep(SLOW);
-                client.write_all(&answer)?;
+                let delay = shared.0.lock().unwrap().slow;
+                thread::sleep(delay);
+                client.write_all(&forward(&request, upstream)?)?;
             }
             None => client.write_all(&forward(&request, upstream)?)?,
         }
