@@ -12,8 +12,6 @@
 //! in docs/reliability.md come from them.
 
 mod common;
-#[path = "common/faults.rs"]
-mod faults;
 #[path = "common/iam_sdk.rs"]
 mod iam_sdk;
 
@@ -24,9 +22,9 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::faults::{Fault, FaultProxy, Schedule};
 use common::moto::Moto;
 use common::repo::*;
-use faults::{Fault, FaultProxy, Schedule};
 
 static MOTO: LazyLock<Moto> = LazyLock::new(Moto::start);
 static NEXT_ACCOUNT: AtomicUsize = AtomicUsize::new(0);

@@ -1,6 +1,6 @@
-//! A real `moto_server` on a loopback port for integration tests, and a tiny
-//! std-only IAM query-API client to set up and inspect IAM independently of
-//! the code under test.
+//! A real `moto_server` on a loopback port for integration tests (one per
+//! test binary, an account per test), and a tiny std-only IAM query-API
+//! client to set up and inspect IAM independently of the code under test.
 //!
 //! ```ignore
 //! let moto = Moto::start();
@@ -17,24 +17,116 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use super::faults::{FaultProxy, Isolation, Schedule};
+
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A running `moto_server`, killed on drop. Derefs to an [`Iam`] client for
-/// moto's default account (123456789012).
-pub struct Moto {
-    child: Child,
-    iam: Iam,
+/// A running `moto_server`: one per test binary, started on first use and
+/// stopped by a watchdog when the test process ends.
+struct Server {
+    child: Mutex<Child>,
+    addr: SocketAddr,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
+static SERVER: OnceLock<Server> = OnceLock::new();
+static NEXT_ACCOUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// The account id every fixture uses (`account "prod"` in tests/common/repo.rs).
+pub const FIXTURE_ACCOUNT: &str = "123456789012";
+
+/// A test's own IAM on the binary's shared `moto_server`: a proxy in front
+/// of it puts this handle's calls (and jit's, through [`Moto::env`]) in an
+/// account of their own, showing it as [`FIXTURE_ACCOUNT`]. Tests run in
+/// parallel on one server without seeing each other. Derefs to an [`Iam`]
+/// client for that account.
+pub struct Moto {
+    proxy: FaultProxy,
+    iam: Iam,
+}
+
 impl Moto {
-    /// Starts `moto_server` on a free 127.0.0.1 port. Panics when it cannot:
-    /// tests never silently skip IAM.
+    /// A fresh account on the shared server (started on first use). Panics
+    /// when the server cannot start: tests never silently skip IAM.
     pub fn start() -> Moto {
+        let server = SERVER.get_or_init(Server::start);
+        let proxy = FaultProxy::start(server.addr, Schedule::None);
+        proxy.isolate(fresh_account());
+        let addr = proxy
+            .endpoint()
+            .trim_start_matches("http://")
+            .parse()
+            .expect("proxy address");
+        Moto {
+            proxy,
+            iam: Iam {
+                addr,
+                account: None,
+            },
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (the proxy that isolates this test).
+    pub fn endpoint(&self) -> String {
+        self.proxy.endpoint()
+    }
+
+    /// Environment for a `jit` child process: endpoint, test credentials, region.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// A client for another account (moto keeps one IAM per account id,
+    /// chosen here with moto's `x-moto-account-id` header).
+    pub fn account(&self, account_id: &str) -> Iam {
+        // That account is this test's own too.
+        self.proxy.isolate_also(account_id, fresh_id);
+        Iam {
+            addr: self.iam.addr,
+            account: Some(account_id.to_string()),
+        }
+    }
+
+    /// Forgets this test's IAM: its calls go to a fresh account from now on.
+    pub fn reset(&self) {
+        self.proxy.isolate(fresh_account());
+    }
+
+    /// What moto_server printed so far (all tests of this binary).
+    pub fn log(&self) -> String {
+        read_log(&SERVER.get().expect("server started").log)
+    }
+}
+
+fn fresh_account() -> Isolation {
+    Isolation {
+        pairs: vec![(FIXTURE_ACCOUNT.to_string(), fresh_id())],
+    }
+}
+
+/// An account id no other test of any binary running now uses.
+fn fresh_id() -> String {
+    let n = NEXT_ACCOUNT.fetch_add(1, Ordering::SeqCst);
+    format!("5{:05}{n:06}", std::process::id() % 100_000)
+}
+
+impl Server {
+    fn start() -> Server {
         let bin = std::env::var_os("JIT_MOTO_SERVER")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
@@ -67,6 +159,7 @@ impl Moto {
                 .stderr(err)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+            watch(child.id());
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             let deadline = Instant::now() + START_TIMEOUT;
             loop {
@@ -75,13 +168,9 @@ impl Moto {
                 }
                 let probe = http(addr, "GET", "/", &[], "", Duration::from_secs(2));
                 if probe.is_ok() {
-                    let iam = Iam {
+                    return Server {
+                        child: Mutex::new(child),
                         addr,
-                        account: None,
-                    };
-                    return Moto {
-                        child,
-                        iam,
                         log,
                         _dir: dir,
                     };
@@ -103,53 +192,20 @@ impl Moto {
             read_log(&log)
         );
     }
+}
 
-    /// `http://127.0.0.1:PORT`
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.iam.addr)
-    }
-
-    /// Environment for a `jit` child process: endpoint, test credentials, region.
-    pub fn env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoint()),
-            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-            ("AWS_REGION", "us-east-1".to_string()),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    /// A client for another account (moto keeps one IAM per account id,
-    /// chosen here with moto's `x-moto-account-id` header).
-    pub fn account(&self, account_id: &str) -> Iam {
-        Iam {
-            addr: self.iam.addr,
-            account: Some(account_id.to_string()),
-        }
-    }
-
-    /// Forgets all state, in every account.
-    pub fn reset(&self) {
-        let (status, body) = http(
-            self.iam.addr,
-            "POST",
-            "/moto-api/reset",
-            &[],
-            "",
-            Duration::from_secs(30),
-        )
-        .unwrap_or_else(|e| panic!("moto reset: {e}"));
-        assert!(status < 300, "moto reset: HTTP {status}: {body}");
-    }
-
-    /// What moto_server printed so far.
-    pub fn log(&self) -> String {
-        read_log(&self.log)
-    }
+/// Stops `server` once this test process is gone (statics never drop).
+fn watch(server: u32) {
+    let me = std::process::id();
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill {server} 2>/dev/null"
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }
 
 impl Deref for Moto {
@@ -161,13 +217,14 @@ impl Deref for Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = self.log();
+        if std::thread::panicking()
+            && let Some(server) = SERVER.get()
+        {
+            let log = read_log(&server.log);
             let lines: Vec<&str> = log.lines().collect();
             let tail = &lines[lines.len().saturating_sub(30)..];
             eprintln!("--- moto_server log (last lines) ---\n{}", tail.join("\n"));
+            let _ = server.child.lock().map(|mut c| c.try_wait());
         }
     }
 }
