@@ -1,6 +1,6 @@
 //! A real `moto_server` on a loopback port for integration tests (one per
-//! test binary, an account per test), and a tiny std-only IAM query-API
-//! client to set up and inspect IAM independently of the code under test.
+//! test binary, an account per test), and IAM helpers on the AWS SDK to set
+//! up and inspect IAM independently of the code under test.
 //!
 //! ```ignore
 //! let moto = Moto::start();
@@ -68,6 +68,7 @@ impl Moto {
             iam: Iam {
                 addr,
                 account: None,
+                sdk: OnceLock::new(),
             },
         }
     }
@@ -99,6 +100,7 @@ impl Moto {
         Iam {
             addr: self.iam.addr,
             account: Some(account_id.to_string()),
+            sdk: OnceLock::new(),
         }
     }
 
@@ -243,11 +245,13 @@ impl fmt::Display for IamError {
     }
 }
 
-/// IAM's query API over plain HTTP (moto does not check signatures). The
-/// helpers panic on any error except the "not found" that an `Option` says.
+/// IAM through the AWS SDK itself (and, for calls the helpers lack, the raw
+/// query API over plain HTTP: moto does not check signatures). The helpers
+/// panic on any error except the "not found" that an `Option` says.
 pub struct Iam {
     addr: SocketAddr,
     account: Option<String>,
+    sdk: OnceLock<aws_sdk_iam::Client>,
 }
 
 impl Iam {
@@ -295,155 +299,286 @@ impl Iam {
         }
     }
 
-    fn ok(&self, action: &str, params: &[(&str, &str)]) -> String {
-        self.call(action, params)
-            .unwrap_or_else(|e| panic!("IAM {action} {params:?}: {e}"))
-    }
-
-    /// `None` when IAM answers NoSuchEntity.
-    fn found(&self, action: &str, params: &[(&str, &str)]) -> Option<String> {
-        match self.call(action, params) {
-            Ok(xml) => Some(xml),
-            Err(e) if e.code == "NoSuchEntity" => None,
-            Err(e) => panic!("IAM {action} {params:?}: {e}"),
-        }
+    /// The AWS SDK's IAM client for this account (built once per client).
+    fn sdk(&self) -> &aws_sdk_iam::Client {
+        self.sdk.get_or_init(|| {
+            let mut conf = aws_sdk_iam::Config::builder()
+                .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+                .endpoint_url(format!("http://{}", self.addr))
+                .region(aws_sdk_iam::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ));
+            if let Some(account) = &self.account {
+                conf = conf.interceptor(AccountHeader(account.clone()));
+            }
+            aws_sdk_iam::Client::from_conf(conf.build())
+        })
     }
 
     /// Creates a user; returns its ARN.
     pub fn create_user(&self, name: &str) -> String {
-        let xml = self.ok("CreateUser", &[("UserName", name)]);
-        xml_text(&xml, "Arn").expect("Arn in CreateUser response")
+        let out = sdk_ok(
+            "CreateUser",
+            self.sdk().create_user().user_name(name).send(),
+        );
+        out.user().expect("user in CreateUser").arn().to_string()
     }
 
     /// Creates a role with the given trust policy; returns its ARN.
     pub fn create_role(&self, name: &str, trust_doc_json: &str) -> String {
-        let xml = self.ok(
-            "CreateRole",
-            &[
-                ("RoleName", name),
-                ("AssumeRolePolicyDocument", trust_doc_json),
-            ],
-        );
-        xml_text(&xml, "Arn").expect("Arn in CreateRole response")
+        let call = self
+            .sdk()
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust_doc_json)
+            .send();
+        sdk_ok("CreateRole", call)
+            .role()
+            .expect("role in CreateRole")
+            .arn()
+            .to_string()
+    }
+
+    fn role(&self, role: &str) -> aws_sdk_iam::types::Role {
+        let out = sdk_ok("GetRole", self.sdk().get_role().role_name(role).send());
+        out.role().expect("role in GetRole").clone()
     }
 
     /// The role's unique id (`AROA...`), as used in `aws:userid`.
     pub fn role_id(&self, role: &str) -> String {
-        let xml = self.ok("GetRole", &[("RoleName", role)]);
-        xml_text(&xml, "RoleId").expect("RoleId in GetRole response")
+        self.role(role).role_id().to_string()
     }
 
     /// The role's trust policy, decoded.
     pub fn get_role_trust_policy(&self, role: &str) -> String {
-        let xml = self.ok("GetRole", &[("RoleName", role)]);
-        decode_doc(&xml_text(&xml, "AssumeRolePolicyDocument").expect("trust policy in GetRole"))
+        decode_doc(
+            self.role(role)
+                .assume_role_policy_document()
+                .expect("trust policy in GetRole"),
+        )
     }
 
     pub fn update_assume_role_policy(&self, role: &str, doc: &str) {
-        self.ok(
-            "UpdateAssumeRolePolicy",
-            &[("RoleName", role), ("PolicyDocument", doc)],
-        );
+        let call = self
+            .sdk()
+            .update_assume_role_policy()
+            .role_name(role)
+            .policy_document(doc)
+            .send();
+        sdk_ok("UpdateAssumeRolePolicy", call);
     }
 
     pub fn put_user_policy(&self, user: &str, name: &str, doc: &str) {
-        self.ok(
-            "PutUserPolicy",
-            &[
-                ("UserName", user),
-                ("PolicyName", name),
-                ("PolicyDocument", doc),
-            ],
-        );
+        let call = self
+            .sdk()
+            .put_user_policy()
+            .user_name(user)
+            .policy_name(name)
+            .policy_document(doc)
+            .send();
+        sdk_ok("PutUserPolicy", call);
     }
 
     /// The inline policy's JSON document, or `None` if there is none.
     pub fn get_user_policy(&self, user: &str, name: &str) -> Option<String> {
-        let xml = self.found("GetUserPolicy", &[("UserName", user), ("PolicyName", name)])?;
-        Some(decode_doc(&xml_text(&xml, "PolicyDocument")?))
+        let call = self
+            .sdk()
+            .get_user_policy()
+            .user_name(user)
+            .policy_name(name)
+            .send();
+        sdk_found("GetUserPolicy", call).map(|o| decode_doc(o.policy_document()))
     }
 
     pub fn list_user_policies(&self, user: &str) -> Vec<String> {
-        let xml = self.ok("ListUserPolicies", &[("UserName", user)]);
-        sorted(xml_members(&xml, "PolicyNames"))
+        let call = self.sdk().list_user_policies().user_name(user).send();
+        sorted(sdk_ok("ListUserPolicies", call).policy_names().to_vec())
     }
 
     pub fn delete_user_policy(&self, user: &str, name: &str) {
-        self.ok(
-            "DeleteUserPolicy",
-            &[("UserName", user), ("PolicyName", name)],
-        );
+        let call = self
+            .sdk()
+            .delete_user_policy()
+            .user_name(user)
+            .policy_name(name)
+            .send();
+        sdk_ok("DeleteUserPolicy", call);
     }
 
     pub fn put_role_policy(&self, role: &str, name: &str, doc: &str) {
-        self.ok(
-            "PutRolePolicy",
-            &[
-                ("RoleName", role),
-                ("PolicyName", name),
-                ("PolicyDocument", doc),
-            ],
-        );
+        let call = self
+            .sdk()
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .policy_document(doc)
+            .send();
+        sdk_ok("PutRolePolicy", call);
     }
 
     pub fn get_role_policy(&self, role: &str, name: &str) -> Option<String> {
-        let xml = self.found("GetRolePolicy", &[("RoleName", role), ("PolicyName", name)])?;
-        Some(decode_doc(&xml_text(&xml, "PolicyDocument")?))
+        let call = self
+            .sdk()
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send();
+        sdk_found("GetRolePolicy", call).map(|o| decode_doc(o.policy_document()))
     }
 
     pub fn list_role_policies(&self, role: &str) -> Vec<String> {
-        let xml = self.ok("ListRolePolicies", &[("RoleName", role)]);
-        sorted(xml_members(&xml, "PolicyNames"))
+        let call = self.sdk().list_role_policies().role_name(role).send();
+        sorted(sdk_ok("ListRolePolicies", call).policy_names().to_vec())
     }
 
     pub fn delete_role_policy(&self, role: &str, name: &str) {
-        self.ok(
-            "DeleteRolePolicy",
-            &[("RoleName", role), ("PolicyName", name)],
-        );
+        let call = self
+            .sdk()
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send();
+        sdk_ok("DeleteRolePolicy", call);
     }
 
     /// Creates a customer-managed policy; returns its ARN.
     pub fn create_policy(&self, name: &str, path: &str, doc: &str) -> String {
-        let xml = self.ok(
-            "CreatePolicy",
-            &[
-                ("PolicyName", name),
-                ("Path", path),
-                ("PolicyDocument", doc),
-            ],
-        );
-        xml_text(&xml, "Arn").expect("Arn in CreatePolicy response")
+        let call = self
+            .sdk()
+            .create_policy()
+            .policy_name(name)
+            .path(path)
+            .policy_document(doc)
+            .send();
+        let out = sdk_ok("CreatePolicy", call);
+        out.policy()
+            .and_then(|p| p.arn())
+            .expect("Arn in CreatePolicy")
+            .to_string()
     }
 
     /// The default version's JSON document, or `None` if there is no such policy.
     pub fn get_policy_document(&self, arn: &str) -> Option<String> {
-        let xml = self.found("GetPolicy", &[("PolicyArn", arn)])?;
-        let version = xml_text(&xml, "DefaultVersionId")?;
-        let xml = self.found(
-            "GetPolicyVersion",
-            &[("PolicyArn", arn), ("VersionId", &version)],
-        )?;
-        Some(decode_doc(&xml_text(&xml, "Document")?))
+        let policy = sdk_found("GetPolicy", self.sdk().get_policy().policy_arn(arn).send())?;
+        let version = policy.policy()?.default_version_id()?.to_string();
+        let call = self
+            .sdk()
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send();
+        let out = sdk_found("GetPolicyVersion", call)?;
+        Some(decode_doc(out.policy_version()?.document()?))
     }
 
     pub fn attach_user_policy(&self, user: &str, arn: &str) {
-        self.ok(
-            "AttachUserPolicy",
-            &[("UserName", user), ("PolicyArn", arn)],
-        );
+        let call = self
+            .sdk()
+            .attach_user_policy()
+            .user_name(user)
+            .policy_arn(arn)
+            .send();
+        sdk_ok("AttachUserPolicy", call);
     }
 
     /// ARNs of the managed policies attached to the user.
     pub fn list_attached_user_policies(&self, user: &str) -> Vec<String> {
-        let xml = self.ok("ListAttachedUserPolicies", &[("UserName", user)]);
-        sorted(xml_all(&xml, "PolicyArn"))
+        let call = self
+            .sdk()
+            .list_attached_user_policies()
+            .user_name(user)
+            .send();
+        let out = sdk_ok("ListAttachedUserPolicies", call);
+        sorted(
+            out.attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_string))
+                .collect(),
+        )
     }
 
     /// ARNs of the managed policies attached to the role.
     pub fn list_attached_role_policies(&self, role: &str) -> Vec<String> {
-        let xml = self.ok("ListAttachedRolePolicies", &[("RoleName", role)]);
-        sorted(xml_all(&xml, "PolicyArn"))
+        let call = self
+            .sdk()
+            .list_attached_role_policies()
+            .role_name(role)
+            .send();
+        let out = sdk_ok("ListAttachedRolePolicies", call);
+        sorted(
+            out.attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_string))
+                .collect(),
+        )
+    }
+}
+
+/// The runtime the SDK helpers run on (tests call them from plain threads).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime for the IAM helpers")
+    })
+}
+
+/// Runs an SDK call; panics on any error.
+fn sdk_ok<T, E: std::error::Error + Send + Sync + 'static>(
+    action: &str,
+    call: impl std::future::Future<Output = Result<T, aws_sdk_iam::error::SdkError<E>>>,
+) -> T {
+    runtime().block_on(call).unwrap_or_else(|e| {
+        panic!(
+            "IAM {action}: {}",
+            aws_sdk_iam::error::DisplayErrorContext(e)
+        )
+    })
+}
+
+/// Runs an SDK call; `None` when IAM answers NoSuchEntity, panics otherwise.
+fn sdk_found<T, E>(
+    action: &str,
+    call: impl std::future::Future<Output = Result<T, aws_sdk_iam::error::SdkError<E>>>,
+) -> Option<T>
+where
+    E: std::error::Error + aws_sdk_iam::error::ProvideErrorMetadata + Send + Sync + 'static,
+{
+    use aws_sdk_iam::error::ProvideErrorMetadata;
+    match runtime().block_on(call) {
+        Ok(out) => Some(out),
+        Err(e) if e.code() == Some("NoSuchEntity") => None,
+        Err(e) => panic!(
+            "IAM {action}: {}",
+            aws_sdk_iam::error::DisplayErrorContext(e)
+        ),
+    }
+}
+
+/// Sends moto's `x-moto-account-id` header with every call.
+#[derive(Debug)]
+struct AccountHeader(String);
+
+impl aws_sdk_iam::config::Intercept for AccountHeader {
+    fn name(&self) -> &'static str {
+        "AccountHeader"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_iam::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _: &aws_sdk_iam::config::RuntimeComponents,
+        _: &mut aws_sdk_iam::config::ConfigBag,
+    ) -> Result<(), aws_sdk_iam::error::BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0.clone());
+        Ok(())
     }
 }
 
