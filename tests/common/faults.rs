@@ -472,19 +472,7 @@ fn forward(request: &Request, upstream: SocketAddr) -> io::Result<Vec<u8>> {
 fn forward_raw(request: &Request, upstream: SocketAddr) -> io::Result<Vec<u8>> {
     let mut up = TcpStream::connect(upstream)?;
     up.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut head = String::new();
-    for (i, line) in request.head.lines().enumerate() {
-        let name = line.split(':').next().unwrap_or("").trim();
-        if i > 0
-            && ["connection", "content-length", "transfer-encoding"]
-                .iter()
-                .any(|h| name.eq_ignore_ascii_case(h))
-        {
-            continue;
-        }
-        head.push_str(line);
-        head.push_str("\r\n");
-    }
+    let mut head = unframed(&request.head);
     head.push_str(&format!(
         "Content-Length: {}\r\nConnection: close\r\n\r\n",
         request.body.len()
@@ -506,23 +494,27 @@ fn forward_raw(request: &Request, upstream: SocketAddr) -> io::Result<Vec<u8>> {
     if chunked {
         body = super::moto::dechunk(&body);
     }
-    let mut out = String::new();
-    for (i, line) in head.lines().enumerate() {
-        let name = line.split(':').next().unwrap_or("").trim();
-        if i > 0
-            && ["connection", "content-length", "transfer-encoding"]
-                .iter()
-                .any(|h| name.eq_ignore_ascii_case(h))
-        {
-            continue;
-        }
-        out.push_str(line);
-        out.push_str("\r\n");
-    }
+    let mut out = unframed(&head);
     out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     let mut answer = out.into_bytes();
     answer.extend_from_slice(&body);
     Ok(answer)
+}
+
+/// A message head without its framing headers (the proxy frames anew).
+fn unframed(head: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in head.lines().enumerate() {
+        let name = line.split(':').next().unwrap_or("").trim();
+        let framing = ["connection", "content-length", "transfer-encoding"]
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h));
+        if i == 0 || !framing {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out
 }
 
 fn splitmix(mut x: u64) -> u64 {
