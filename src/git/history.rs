@@ -676,17 +676,19 @@ impl<'a, 'r> Judge<'a, 'r> {
         name: &str,
         blob: Oid,
     ) -> anyhow::Result<(Option<Request>, Option<String>)> {
-        let blob = self.repo.find_blob(blob)?;
-        if blob.size() > super::MAX_FILE_BYTES {
+        // The size from the object's header: an oversized blob is never
+        // loaded into memory.
+        let (size, _) = self.repo.odb()?.read_header(blob)?;
+        if size > super::MAX_FILE_BYTES {
             return Ok((
                 None,
                 Some(format!(
-                    "{path} is {} bytes, over the limit of {}",
-                    blob.size(),
+                    "{path} is {size} bytes, over the limit of {}",
                     super::MAX_FILE_BYTES
                 )),
             ));
         }
+        let blob = self.repo.find_blob(blob)?;
         let Ok(text) = std::str::from_utf8(blob.content()) else {
             return Ok((None, Some(format!("{path} is not UTF-8"))));
         };
@@ -864,7 +866,14 @@ pub fn request_deltas(
             out.push((String::from_utf8_lossy(e.name).into_owned(), old, new));
         }
     };
-    let (mut a, mut b) = (old.map(|t| t.entries()), new.map(|t| t.entries()));
+    // Only the first entries by name are read, as `read_files` reads them
+    // at head, so a flood of files costs the same as the limit.
+    fn capped(t: &RawTree) -> impl Iterator<Item = RawEntry<'_>> {
+        t.entries()
+            .filter(|e| !e.name.starts_with(b"."))
+            .take(config::parse::MAX_REQUEST_FILES)
+    }
+    let (mut a, mut b) = (old.map(capped), new.map(capped));
     let (mut x, mut y) = (
         a.as_mut().and_then(|i| i.next()),
         b.as_mut().and_then(|i| i.next()),
