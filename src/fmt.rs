@@ -21,6 +21,9 @@ use crate::diag::{Diagnostic, Loc};
 /// `text` (the contents of `path`) in canonical format. A syntax error is
 /// returned as a diagnostic at its position.
 pub fn format(path: &str, text: &str) -> Result<String, Diagnostic> {
+    if text.len() > crate::config::parse::MAX_FILE_BYTES {
+        return Err(crate::config::parse::oversized(path, text.len() as u64));
+    }
     let body = hcl_edit::parser::parse_body(text).map_err(|e| {
         let loc = e.location();
         Diagnostic::error(
@@ -110,7 +113,13 @@ fn lex(src: &str) -> Vec<Token<'_>> {
     while i < b.len() {
         let start = i;
         let kind = match b[i] {
+            // A `\r` not before `\n` is blank space (found by fuzzing: read
+            // as a token, "\r" formatted to "\r\n", and that to "").
             b' ' | b'\t' => {
+                i += 1;
+                continue;
+            }
+            b'\r' if at(i + 1) != b'\n' => {
                 i += 1;
                 continue;
             }
@@ -512,6 +521,17 @@ mod tests {
 
     fn fmt(text: &str) -> String {
         format("t.hcl", text).unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    /// Fuzzing regression (fuzz/artifacts/fmt/crash-11f4de6b…): a lone
+    /// `\r` was a token, so formatting was not idempotent.
+    #[test]
+    fn a_lone_carriage_return_is_blank_space() {
+        assert_eq!(fmt("\r"), "");
+        let text = "\ruser \"a\" { \r\n  email = \"a@x\"\n}\n\r";
+        let once = fmt(text);
+        assert_eq!(fmt(&once), once);
+        assert_eq!(once, "user \"a\" {\n  email = \"a@x\"\n}\n");
     }
 
     #[test]

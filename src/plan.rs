@@ -151,6 +151,28 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.actions.is_empty()
     }
+
+    /// Takes out every action that adds or changes access (grants and
+    /// updates), each becoming an error that says `why`; revocations and
+    /// archive moves stay. Returns how many were withheld.
+    pub fn withhold_access(&mut self, why: &str) -> usize {
+        let before = self.actions.len();
+        let (withheld, kept): (Vec<Action>, Vec<Action>) = std::mem::take(&mut self.actions)
+            .into_iter()
+            .partition(|a| matches!(a.action, ActionKind::Grant | ActionKind::Update));
+        self.actions = kept;
+        for a in &withheld {
+            let what = if a.action == ActionKind::Grant {
+                "grant"
+            } else {
+                "update"
+            };
+            self.errors
+                .push(format!("{}: {what} withheld: {why}", a.request));
+        }
+        self.summary = summarize(&self.actions);
+        before - self.actions.len()
+    }
 }
 
 /// A grant that should exist now.

@@ -5,18 +5,91 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::config::SourceFile;
+use crate::config::parse::{self, MAX_FILE_BYTES, MAX_REQUEST_FILES};
 use crate::diag::{Diagnostic, Loc};
 
 /// Every `*.hcl` file below `root` (skipping hidden and `target` directories),
-/// with paths relative to `root` using `/`.
+/// with paths relative to `root` using `/`. A file that cannot be read as
+/// one (see [`read_access_files`]) is an error naming it.
 pub fn read_hcl_files(root: &Path) -> anyhow::Result<Vec<SourceFile>> {
-    let mut out = Vec::new();
-    walk(root, root, &mut out)?;
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
+    let (files, problems) = read_access_files(root)?;
+    if let Some(first) = problems.first() {
+        anyhow::bail!("{first}");
+    }
+    Ok(files)
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> anyhow::Result<()> {
+/// Every `*.hcl` file below `root` (skipping hidden and `target`
+/// directories), sorted by path, and an error for each that is not read:
+/// a symbolic link or anything but a regular file (a named pipe would
+/// hang the read), a file over [`MAX_FILE_BYTES`] (checked before it is
+/// read), a file that is not UTF-8, and request files past
+/// [`MAX_REQUEST_FILES`]. Each problem is about its path alone, as in the
+/// history reader.
+pub fn read_access_files(root: &Path) -> anyhow::Result<(Vec<SourceFile>, Vec<Diagnostic>)> {
+    let mut found = Vec::new();
+    walk(root, root, &mut found)?;
+    found.sort();
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let requests = found
+        .iter()
+        .filter(|(rel, _)| rel.starts_with("requests/") && !rel[9..].contains('/'))
+        .count();
+    if requests > MAX_REQUEST_FILES {
+        problems.push(parse::too_many_requests(requests));
+    }
+    let mut requests_read = 0;
+    for (rel, path) in found {
+        if rel.starts_with("requests/") && !rel[9..].contains('/') {
+            requests_read += 1;
+            if requests_read > MAX_REQUEST_FILES {
+                continue;
+            }
+        }
+        let meta = std::fs::symlink_metadata(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let problem = if meta.file_type().is_symlink() {
+            // Under requests/, `request_path_problems` reports it.
+            if rel.starts_with("requests/") {
+                continue;
+            }
+            Some("is a symbolic link, not a regular file; it is ignored".to_string())
+        } else if !meta.is_file() {
+            Some("is not a regular file; it is ignored".to_string())
+        } else if meta.len() > MAX_FILE_BYTES as u64 {
+            problems.push(parse::oversized(&rel, meta.len()));
+            continue;
+        } else {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            match String::from_utf8(bytes) {
+                Ok(text) => {
+                    out.push(SourceFile { path: rel, text });
+                    continue;
+                }
+                Err(e) => Some(format!(
+                    "is not UTF-8 (invalid byte at offset {}); it is ignored",
+                    e.utf8_error().valid_up_to()
+                )),
+            }
+        };
+        if let Some(message) = problem {
+            problems.push(Diagnostic::error(
+                Loc::file(&rel),
+                format!("{rel} {message}"),
+            ));
+        }
+    }
+    Ok((out, problems))
+}
+
+/// `(relative path, path)` of every `*.hcl` entry below `dir`, of any kind.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, std::path::PathBuf)>,
+) -> anyhow::Result<()> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?;
     for entry in entries {
@@ -35,9 +108,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> anyhow::Result<()
                 .strip_prefix(root)?
                 .to_string_lossy()
                 .replace('\\', "/");
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            out.push(SourceFile { path: rel, text });
+            out.push((rel, path));
         }
     }
     Ok(())

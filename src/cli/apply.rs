@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
+use crate::cli::lock::{self, LockArgs};
 use crate::cli::plan::{Format, show};
 use crate::cli::progress::Bar;
 use crate::cli::{Ctx, Outcome, Reported, Ui, reported_if};
@@ -32,9 +33,15 @@ pub struct Args {
     /// policy still go one after the other).
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
     concurrency: u16,
+
+    #[command(flatten)]
+    lock: LockArgs,
 }
 
 pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
+    // One runner at a time from here to the push: what this run reads is
+    // what no other run changes until it is done.
+    let lease = lock::take(ctx, ui, "apply", !args.no_push, &args.lock)?;
     let mut cloud = AwsCloud::new(ctx.now)?;
     let (world, plan) = match &args.planfile {
         Some(path) => {
@@ -71,10 +78,14 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
                 ));
                 return Err(Reported.into());
             }
+            let mut derived = derived;
+            withhold_if_behind(ui, &world, &mut derived, lease.is_some())?;
             (world, derived)
         }
         None => {
-            let (world, plan) = reconcile::plan_scoped(&ctx.dir, &mut cloud, ctx.now, &ctx.scope)?;
+            let (world, mut plan) =
+                reconcile::plan_scoped(&ctx.dir, &mut cloud, ctx.now, &ctx.scope)?;
+            withhold_if_behind(ui, &world, &mut plan, lease.is_some())?;
             show(ui, &plan, Format::Text)?;
             (world, plan)
         }
@@ -153,6 +164,35 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     reported_if(
         !applied.failed.is_empty() || !applied.archive_errors.is_empty() || !plan.errors.is_empty(),
     )
+}
+
+/// A run on a checkout that origin has moved past must not add access that
+/// origin's branch may no longer approve (a request deleted or revoked
+/// there, a contract narrowed): under the lease, grants and updates wait
+/// for a run on the latest branch; revocations and archive moves go ahead.
+fn withhold_if_behind(
+    ui: &Ui,
+    world: &reconcile::World,
+    plan: &mut crate::plan::Plan,
+    leased: bool,
+) -> anyhow::Result<()> {
+    if !leased {
+        return Ok(());
+    }
+    let behind = archive::origin_ahead(&world.repo, &plan.branch)?;
+    if behind == 0 {
+        return Ok(());
+    }
+    let why = format!(
+        "origin/{} has {behind} commit(s) this checkout lacks; run jit again on the latest branch (git pull)",
+        plan.branch
+    );
+    if plan.withhold_access(&why) > 0 {
+        ui.err(&format!(
+            "warning: {why}: grants and updates wait for that run\n"
+        ));
+    }
+    Ok(())
 }
 
 fn bullets(lines: &[String]) -> String {

@@ -30,9 +30,13 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
-    let files = worktree::read_hcl_files(&ctx.dir)?;
+    let (files, unread) = worktree::read_access_files(&ctx.dir)?;
     let mut changed = 0;
     let mut errors = 0;
+    for d in unread {
+        errors += 1;
+        ui.err(&format!("{d}\n"));
+    }
     for f in files.iter().filter(|f| {
         matches!(
             file_kind(&f.path),
@@ -65,7 +69,7 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     }
     if errors > 0 {
         ui.err(&format!(
-            "{errors} file{} with syntax errors left unformatted.\n",
+            "{errors} file{} with errors left unformatted.\n",
             if errors == 1 { "" } else { "s" }
         ));
     }

@@ -6,6 +6,7 @@ mod audit;
 mod completions;
 mod explain;
 mod fmt;
+mod lock;
 mod plan;
 mod progress;
 mod reconcile;

@@ -56,7 +56,7 @@ pub struct Args {
 }
 
 /// `30s`, `5m`, `1h`, `1h30m`, `1d`: a positive duration.
-fn parse_interval(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
     let mut total = 0u64;
     let mut number = String::new();
     for c in text.chars() {
@@ -330,6 +330,15 @@ fn step(
         }
     };
     record(&|m| m.steps += 1);
+    // One runner at a time: a step that finds the lease taken waits for the
+    // next one.
+    let _lease = if push {
+        crate::git::lease::acquire(&ctx.dir, "reconcile", Duration::ZERO).inspect_err(|_| {
+            record(&|m| m.error("lease"));
+        })?
+    } else {
+        None
+    };
     if push && let Err(e) = fetch(&ctx.dir) {
         record(&|m| m.error("fetch"));
         tracing::warn!(error = %format!("{e:#}"), "fetch failed; reconciling what is here");

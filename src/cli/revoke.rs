@@ -2,9 +2,11 @@
 
 use anyhow::{Context, anyhow};
 
+use crate::cli::lock::{self, LockArgs};
 use crate::cli::plan::{Format, show};
 use crate::cli::{Ctx, Outcome, Reported, Ui};
 use crate::git::endings::{self, Ending};
+use crate::git::lease;
 use crate::iam::aws::AwsCloud;
 use crate::{apply, plan, reconcile};
 
@@ -22,12 +24,26 @@ pub struct Args {
     /// Commit the archive move locally but do not push it to origin.
     #[arg(long)]
     no_push: bool,
+
+    #[command(flatten)]
+    lock: LockArgs,
 }
 
 pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     if args.reason.trim().is_empty() {
         anyhow::bail!("--reason must say why access ends early");
     }
+    // Under the lease no apply can grant this request between our reading
+    // it and the ending reaching origin. Access is removed even when origin
+    // cannot be reached: an incident does not wait for git.
+    let _lease = match lock::take(ctx, ui, "revoke", !args.no_push, &args.lock) {
+        Ok(lease) => lease,
+        Err(e @ lease::Error::Held(_)) => return Err(e.into()),
+        Err(e) => {
+            ui.err(&format!("warning: {e}; revoking without it\n"));
+            None
+        }
+    };
     let mut cloud = AwsCloud::new(ctx.now)?;
     let world = reconcile::read(&ctx.dir, &mut cloud)?;
     let by = revoker(&world.repo);
@@ -41,7 +57,17 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     )
     .map_err(|e| anyhow!(e))?;
     show(ui, &plan, Format::Text)?;
-    record_ending(ctx, ui, &world, &args, &by)?;
+    let ending_on_origin = record_ending(ctx, ui, &world, &args, &by)?;
+    let not_durable = || {
+        if args.no_push || ending_on_origin {
+            String::new()
+        } else {
+            format!(
+                "\nThe ending is recorded only in this clone: until it reaches origin, another runner may grant {} again. Run `jit apply` here as soon as origin can be reached; it pushes the ending first.",
+                args.name
+            )
+        }
+    };
     let applied = apply::apply(
         &world.repo,
         &plan,
@@ -52,7 +78,14 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         !args.no_push,
         crate::iam::Limits::SERIAL,
         &mut |progress| ui.err(&format!("{}\n", progress.line())),
-    )?;
+    );
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(e) => {
+            ui.err(&format!("error: {e:#}{}\n", not_durable()));
+            return Err(Reported.into());
+        }
+    };
     if !applied.failed.is_empty() {
         ui.err("error: IAM still holds access; the request file stays in requests/ — run jit revoke again\n");
         return Err(Reported.into());
@@ -74,21 +107,22 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
 
 /// Records the ending durably before IAM is touched: whatever interrupts
 /// the revocation or the archive commit later, no run grants this request
-/// version again. Pushing the record is best effort (IAM is revoked anyway).
+/// version again. Pushing the record is retried; when it fails, IAM is
+/// revoked anyway and the result says whether origin has the record.
 fn record_ending(
     ctx: &Ctx,
     ui: &Ui,
     world: &reconcile::World,
     args: &Args,
     by: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let Some(record) = world
         .snapshot
         .requests
         .iter()
         .find(|r| r.request.name == args.name)
     else {
-        return Ok(());
+        return Ok(false);
     };
     let bot = &world.snapshot.effective.settings.bot;
     if world.endings.get(record.blob).is_none() {
@@ -102,14 +136,21 @@ fn record_ending(
         endings::record(&world.repo, &ending, bot)
             .context("recording the ending before revoking (nothing was revoked)")?;
     }
-    if !args.no_push
-        && let Err(e) = endings::push(&world.repo, bot)
-    {
-        ui.err(&format!(
-            "warning: the ending is recorded locally but not on origin ({e:#}); the next `jit apply` here pushes it\n"
-        ));
+    if args.no_push {
+        return Ok(false);
     }
-    Ok(())
+    if world.repo.find_remote("origin").is_err() {
+        return Ok(true); // nothing to share with
+    }
+    match endings::push(&world.repo, bot) {
+        Ok(()) => Ok(!endings::unpushed(&world.repo)),
+        Err(e) => {
+            ui.err(&format!(
+                "warning: the ending is recorded locally but not on origin ({e:#}); revoking in IAM anyway\n"
+            ));
+            Ok(false)
+        }
+    }
 }
 
 /// Who is revoking: the repo's configured git identity, else the OS user.

@@ -23,8 +23,9 @@ enum Format {
 }
 
 pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
-    let files = worktree::read_hcl_files(&ctx.dir)?;
+    let (files, unread) = worktree::read_access_files(&ctx.dir)?;
     let (repo, mut diags) = config::parse_files(&files);
+    diags.extend(unread);
     diags.extend(validate::validate(&repo));
     diags.extend(worktree::request_path_problems(&ctx.dir)?);
     diag::sort(&mut diags);

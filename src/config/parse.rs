@@ -19,6 +19,37 @@ pub struct SourceFile {
     pub text: String,
 }
 
+/// Files larger than this are refused before parsing (an error for that
+/// path alone). A request file is a few hundred bytes; the biggest
+/// definitions files are a few KiB.
+pub const MAX_FILE_BYTES: usize = 512 * 1024;
+
+/// At most this many files under `requests/` are read (by the readers of
+/// the work tree and of git), the first ones by name; the rest are
+/// reported once and not read, so a flood of files cannot exhaust a
+/// runner. A request that is not read grants nothing (its IAM objects are
+/// revoked like any unexplained jit object).
+pub const MAX_REQUEST_FILES: usize = 50_000;
+
+/// The diagnostic for a file over [`MAX_FILE_BYTES`].
+pub fn oversized(path: &str, bytes: u64) -> Diagnostic {
+    Diagnostic::error(
+        Loc::file(path),
+        format!("{path} is {bytes} bytes, over the limit of {MAX_FILE_BYTES}; it is not read"),
+    )
+}
+
+/// The one diagnostic for request files past [`MAX_REQUEST_FILES`].
+pub fn too_many_requests(total: usize) -> Diagnostic {
+    Diagnostic::error(
+        Loc::file("requests/"),
+        format!(
+            "requests/ holds {total} files, over the limit of {MAX_REQUEST_FILES}; only the first {MAX_REQUEST_FILES} by name are read, the others grant nothing"
+        ),
+    )
+    .with_hint("archive or delete request files that ended")
+}
+
 pub const NAME_RULE: &str = "^[a-z0-9][a-z0-9-]{0,62}$";
 
 pub fn is_valid_name(name: &str) -> bool {
@@ -68,6 +99,16 @@ pub fn parse_files(files: &[SourceFile]) -> (AccessRepo, Vec<Diagnostic>) {
     for f in files {
         let kind = file_kind(&f.path);
         if matches!(kind, FileKind::Archive | FileKind::Other) {
+            continue;
+        }
+        if f.text.len() > MAX_FILE_BYTES {
+            let d = oversized(&f.path, f.text.len() as u64);
+            match kind {
+                FileKind::Request => p
+                    .diags
+                    .push(d.about(Subject::Request(stem(&f.path).to_string()))),
+                _ => p.file_error(d),
+            }
             continue;
         }
         let file: Arc<str> = Arc::from(f.path.as_str());
@@ -759,6 +800,28 @@ fn notify(mut r: Reader<'_, '_>, name: String) -> Notify {
 }
 
 /// The subject of problems in a `kind` block named `name`.
+/// What an expression is when it is something jit would have to evaluate
+/// (searched inside lists and objects), or `None` for literal values.
+fn expression_kind(expr: &Expression) -> Option<&'static str> {
+    match expr {
+        Expression::Null(_)
+        | Expression::Bool(_)
+        | Expression::Number(_)
+        | Expression::String(_) => None,
+        Expression::Array(items) => items.iter().find_map(expression_kind),
+        Expression::Object(object) => object.iter().find_map(|(_, v)| expression_kind(v.expr())),
+        Expression::StringTemplate(_) => Some("an interpolated string (`${...}` or `%{...}`)"),
+        Expression::HeredocTemplate(_) => Some("a heredoc template"),
+        Expression::FuncCall(_) => Some("a function call"),
+        Expression::Variable(_) | Expression::Traversal(_) => Some("a variable reference"),
+        Expression::ForExpr(_) => Some("a for expression"),
+        Expression::Conditional(_) => Some("a conditional expression"),
+        Expression::Parenthesis(_) | Expression::UnaryOp(_) | Expression::BinaryOp(_) => {
+            Some("an expression")
+        }
+    }
+}
+
 fn meta_subject(kind: &str, name: &str) -> Subject {
     let name = name.to_string();
     match kind {
@@ -877,10 +940,18 @@ impl<'a, 'd> Reader<'a, 'd> {
 
     fn type_error(&mut self, key: &str, expected: &str) {
         let loc = self.loc_of(key);
-        self.report(Diagnostic::error(
-            loc,
-            format!("`{key}` must be {expected}"),
-        ));
+        let evaluated = self.attrs.get(key).and_then(|a| expression_kind(&a.value));
+        let d = match evaluated {
+            // jit reads values as written and never evaluates anything:
+            // no functions (`file()`, `env()`), variables or templates.
+            Some(what) => Diagnostic::error(
+                loc,
+                format!("`{key}` must be {expected}, not {what}: jit never evaluates expressions, functions or interpolation"),
+            )
+            .with_hint("write the value itself; for a literal `${` in a string write `$${`"),
+            None => Diagnostic::error(loc, format!("`{key}` must be {expected}")),
+        };
+        self.report(d);
     }
 
     fn string(&mut self, key: &'a str) -> Option<String> {

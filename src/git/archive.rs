@@ -257,6 +257,24 @@ pub fn unpushed(repo: &Repository, branch: &str) -> bool {
     }
 }
 
+/// How many commits origin's `branch` has that the local branch lacks,
+/// fetched now (0 when origin has no such branch).
+pub fn origin_ahead(repo: &Repository, branch: &str) -> anyhow::Result<usize> {
+    if repo.find_remote("origin").is_err() {
+        return Ok(0);
+    }
+    let dir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
+    let spec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+    match git(&dir, &["fetch", "--quiet", "origin", &spec]) {
+        Ok(_) => {}
+        Err(e) if format!("{e:#}").contains("couldn't find remote ref") => return Ok(0),
+        Err(e) => return Err(e.context(format!("fetching {branch} from origin"))),
+    }
+    let local = repo.refname_to_id(&format!("refs/heads/{branch}"))?;
+    let remote = repo.refname_to_id(&format!("refs/remotes/origin/{branch}"))?;
+    Ok(repo.graph_ahead_behind(local, remote)?.1)
+}
+
 /// What happened to a push.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pushed {

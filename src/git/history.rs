@@ -752,17 +752,19 @@ impl<'a, 'r> Judge<'a, 'r> {
         name: &str,
         blob: Oid,
     ) -> anyhow::Result<(Option<Request>, Option<String>)> {
-        let blob = self.repo.find_blob(blob)?;
-        if blob.size() > super::MAX_FILE_BYTES {
+        // The size from the object's header: an oversized blob is never
+        // loaded into memory.
+        let (size, _) = self.repo.odb()?.read_header(blob)?;
+        if size > super::MAX_FILE_BYTES {
             return Ok((
                 None,
                 Some(format!(
-                    "{path} is {} bytes, over the limit of {}",
-                    blob.size(),
+                    "{path} is {size} bytes, over the limit of {}",
                     super::MAX_FILE_BYTES
                 )),
             ));
         }
+        let blob = self.repo.find_blob(blob)?;
         let Ok(text) = std::str::from_utf8(blob.content()) else {
             return Ok((None, Some(format!("{path} is not UTF-8"))));
         };
@@ -1028,17 +1030,37 @@ pub fn request_deltas(
             out.push((String::from_utf8_lossy(e.name).into_owned(), old, new));
         }
     };
+    // Only the first entries by name are read, as `read_files` reads them
+    // at head, so a flood of files costs the same as the limit: the merge
+    // reads each tree up to the end of its last entry counted.
+    fn capped(t: &RawTree) -> usize {
+        if t.ends.len() <= config::parse::MAX_REQUEST_FILES {
+            return t.data.len();
+        }
+        let mut counted = 0;
+        let mut start = 0;
+        for &end in &t.ends {
+            let dot = next_entry(&t.data[start..]).is_some_and(|(e, _)| e.name.starts_with(b"."));
+            counted += usize::from(!dot);
+            start = end;
+            if counted == config::parse::MAX_REQUEST_FILES {
+                break;
+            }
+        }
+        start
+    }
     let empty = RawTree {
         data: Vec::new(),
         ends: Vec::new(),
     };
     let (old, new) = (old.unwrap_or(&empty), new.unwrap_or(&empty));
+    let (old_len, new_len) = (capped(old), capped(new));
     let (mut i, mut j) = (0, 0);
     loop {
         // Entries byte for byte the same on both sides are the same entry
         // in the merge: skip the run (a commit that adds one file to a
         // tree of thousands compares bytes, never parses the rest).
-        let same = common_prefix(&old.data[i..], &new.data[j..]);
+        let same = common_prefix(&old.data[i..old_len], &new.data[j..new_len]);
         let k = old.ends.partition_point(|&e| e <= i + same);
         if let Some(&end) = k.checked_sub(1).map(|k| &old.ends[k])
             && end > i
@@ -1046,7 +1068,21 @@ pub fn request_deltas(
             j += end - i;
             i = end;
         }
-        let (a, b) = (&old.data[i..], &new.data[j..]);
+        let (a, b) = (&old.data[i..old_len], &new.data[j..new_len]);
+        // Names starting with `.` are not read (as at head).
+        let dot = |rest: &[u8]| {
+            next_entry(rest)
+                .filter(|(e, _)| e.name.starts_with(b"."))
+                .map(|(_, next)| rest.len() - next.len())
+        };
+        if let Some(skip) = dot(a) {
+            i += skip;
+            continue;
+        }
+        if let Some(skip) = dot(b) {
+            j += skip;
+            continue;
+        }
         match (next_entry(a), next_entry(b)) {
             (None, None) => break,
             (Some((e, rest)), None) => {

@@ -5,6 +5,7 @@ pub mod archive;
 pub mod endings;
 pub mod github;
 pub mod history;
+pub mod lease;
 
 use std::path::Path;
 
@@ -93,7 +94,7 @@ pub fn resolve_branch(repo: &Repository, branch: &str) -> anyhow::Result<Oid> {
 }
 
 /// Files larger than this are not read (an error for that path alone).
-pub const MAX_FILE_BYTES: usize = 512 * 1024;
+pub const MAX_FILE_BYTES: usize = config::parse::MAX_FILE_BYTES;
 
 /// The `*.hcl` files of a tree whose path passes `keep`, as source files,
 /// and a diagnostic for every entry that cannot be one: a gitlink or
@@ -109,6 +110,8 @@ pub fn read_files(
     let mut diags = Vec::new();
     let mut failure = None;
     let wants_requests = keep("requests/x.hcl");
+    let odb = repo.odb()?;
+    let mut requests_seen = 0;
     tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
         let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
         let path = format!("{dir}{name}");
@@ -136,6 +139,12 @@ pub fn read_files(
             if !wants_requests {
                 return git2::TreeWalkResult::Ok;
             }
+            // A flood of files is not read past the limit (git orders
+            // entries by name, so the same files are read each time).
+            requests_seen += 1;
+            if requests_seen > config::parse::MAX_REQUEST_FILES {
+                return git2::TreeWalkResult::Ok;
+            }
             if !is_request_file_name(&name) {
                 diags.push(path_error(
                     &path,
@@ -156,11 +165,23 @@ pub fn read_files(
             diags.push(path_error(&path, &format!("is {kind}, not a regular file; it is ignored")));
             return git2::TreeWalkResult::Ok;
         }
+        // The size comes from the object's header: an oversized blob is
+        // never loaded into memory.
+        match odb.read_header(entry.id()) {
+            Ok((size, _)) if size > MAX_FILE_BYTES => {
+                diags.push(path_error(
+                    &path,
+                    &format!("is {size} bytes, over the limit of {MAX_FILE_BYTES}; it is ignored"),
+                ));
+                return git2::TreeWalkResult::Ok;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                failure = Some(e);
+                return git2::TreeWalkResult::Ok;
+            }
+        }
         match repo.find_blob(entry.id()) {
-            Ok(blob) if blob.size() > MAX_FILE_BYTES => diags.push(path_error(
-                &path,
-                &format!("is {} bytes, over the limit of {MAX_FILE_BYTES}; it is ignored", blob.size()),
-            )),
             Ok(blob) => match std::str::from_utf8(blob.content()) {
                 Ok(text) => out.push(SourceFile {
                     path,
@@ -177,6 +198,9 @@ pub fn read_files(
     })?;
     if let Some(e) = failure {
         return Err(e.into());
+    }
+    if requests_seen > config::parse::MAX_REQUEST_FILES {
+        diags.push(config::parse::too_many_requests(requests_seen));
     }
     Ok((out, diags))
 }
