@@ -8,8 +8,9 @@
 #   JIT_FUZZ_RUNS=1000000 scripts/fuzz.sh
 #
 # A finding is a crash file in fuzz/artifacts/<target>/; reproduce it with
-# `cargo +nightly fuzz run -s none <target> <file>` and add it as a
-# regression test (tests/hostile_input.rs or the unit tests).
+# `cargo +nightly fuzz run -s none <target> <file>`, fix it, add a unit test,
+# and copy the file to fuzz/regressions/<target>/ (tests/hostile_input.rs
+# runs every file there; this script seeds the corpus with them).
 #
 # The sanitizer is off by default (JIT_FUZZ_SANITIZER=address turns it on):
 # jit is safe Rust, and AddressSanitizer would rebuild the C dependencies
@@ -57,6 +58,10 @@ for target in "${targets[@]}"; do
       cp "$f" "$seed"
     fi
   done
+  # And every earlier finding (each has a regression test).
+  if [ -d "fuzz/regressions/$target" ]; then
+    cp fuzz/regressions/"$target"/* "$corpus"/
+  fi
   echo "==> fuzz $target: $runs runs"
   cargo "+$toolchain" fuzz run -s "$sanitizer" "$target" "$corpus" -- \
     -runs="$runs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1

@@ -10,7 +10,7 @@
 //! are copied verbatim. As a guard, the result must parse to the same hcl-rs
 //! body as the input, or the text is refused rather than rewritten. Pure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use hcl_edit::Span;
@@ -38,7 +38,12 @@ pub fn format(path: &str, text: &str) -> Result<String, Diagnostic> {
         .filter_map(|s| s.span())
         .filter_map(|span| span.end.checked_sub(1))
         .collect();
-    let out = layout(text, &block_ends);
+    // Where each heredoc ends, as the parser found it: the lexer copies a
+    // heredoc verbatim and must agree with HCL on its end (fuzzing found
+    // bodies a hand-written scan misread).
+    let mut heredocs = Heredocs::default();
+    hcl_edit::visit::Visit::visit_body(&mut heredocs, &body);
+    let out = layout(text, &block_ends, &heredocs.ends);
     let unchanged = match (hcl::parse(text), hcl::parse(&out)) {
         (Ok(before), Ok(after)) => before == after,
         _ => false,
@@ -51,6 +56,21 @@ pub fn format(path: &str, text: &str) -> Result<String, Diagnostic> {
         .with_hint("please report this as a bug in jit fmt"));
     }
     Ok(out)
+}
+
+/// The span of every heredoc in a body: start -> end.
+#[derive(Default)]
+struct Heredocs {
+    ends: BTreeMap<usize, usize>,
+}
+
+impl hcl_edit::visit::Visit for Heredocs {
+    fn visit_heredoc_template(&mut self, node: &hcl_edit::template::HeredocTemplate) {
+        if let Some(span) = node.span() {
+            self.ends.insert(span.start, span.end);
+        }
+        hcl_edit::visit::visit_heredoc_template(self, node);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +125,7 @@ impl Token<'_> {
 
 /// Splits HCL text into tokens, dropping spaces and tabs. The input has
 /// already parsed, so this only needs to find token boundaries.
-fn lex(src: &str) -> Vec<Token<'_>> {
+fn lex<'a>(src: &'a str, heredocs: &BTreeMap<usize, usize>) -> Vec<Token<'a>> {
     let b = src.as_bytes();
     let at = |i: usize| b.get(i).copied().unwrap_or(0);
     let mut out = Vec::new();
@@ -148,7 +168,11 @@ fn lex(src: &str) -> Vec<Token<'_>> {
                 Kind::Str
             }
             b'<' if at(i + 1) == b'<' => {
-                i = scan_heredoc(src, i);
+                i = heredocs
+                    .get(&i)
+                    .copied()
+                    .filter(|&end| end > i && src.is_char_boundary(end))
+                    .unwrap_or_else(|| scan_heredoc(src, i));
                 Kind::Heredoc
             }
             b'0'..=b'9' => {
@@ -244,18 +268,40 @@ fn scan_heredoc(src: &str, i: usize) -> usize {
     let Some(newline) = src[j..].find('\n') else {
         return src.len();
     };
-    let mut line_start = j + newline + 1;
-    while line_start < src.len() {
-        let end = src[line_start..]
-            .find('\n')
-            .map_or(src.len(), |p| line_start + p);
-        let line = &src[line_start..end];
-        if !marker.is_empty() && line.trim() == marker {
-            return line_start + line.trim_end().len();
+    // Where hcl-edit ends it: at the first line ending in the body that is
+    // followed by spaces or tabs, the marker and no identifier character
+    // (so `EOF.x` ends it, and anything after the marker is ordinary
+    // tokens); interpolations are skipped whole. Only when there is none is
+    // the first line itself the end (an empty heredoc). Found by fuzzing:
+    // fmt ended heredocs only at a line holding the marker alone.
+    let body = j + newline + 1;
+    let b = src.as_bytes();
+    let mut k = body;
+    while k < b.len() {
+        match b[k] {
+            m @ (b'$' | b'%') if b.get(k + 1) == Some(&m) && b.get(k + 2) == Some(&b'{') => k += 3,
+            b'$' | b'%' if b.get(k + 1) == Some(&b'{') => k = scan_interpolation(b, k + 2),
+            b'\n' => {
+                if let Some(end) = heredoc_end_at(src, k + 1, marker) {
+                    return end;
+                }
+                k += 1;
+            }
+            _ => k += 1,
         }
-        line_start = end + 1;
     }
-    src.len()
+    heredoc_end_at(src, body, marker).unwrap_or(src.len())
+}
+
+/// Just past the closing marker if the line starting at `line_start`
+/// closes a heredoc: spaces or tabs, the marker, no identifier character.
+fn heredoc_end_at(src: &str, line_start: usize, marker: &str) -> Option<usize> {
+    let line = src.get(line_start..)?;
+    let rest = line.trim_start_matches([' ', '\t']);
+    let after = rest.strip_prefix(marker)?;
+    let id_char = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    (!marker.is_empty() && !after.chars().next().is_some_and(id_char))
+        .then(|| line_start + (line.len() - rest.len()) + marker.len())
 }
 
 fn scan_number(b: &[u8], i: usize) -> usize {
@@ -381,10 +427,10 @@ fn width(s: &str) -> usize {
 }
 
 /// Re-spaces `src`: indentation, token spacing, alignment and blank lines.
-fn layout(src: &str, block_ends: &BTreeSet<usize>) -> String {
+fn layout(src: &str, block_ends: &BTreeSet<usize>, heredocs: &BTreeMap<usize, usize>) -> String {
     let mut lines: Vec<Line> = Vec::new();
     let mut current = Vec::new();
-    for t in lex(src) {
+    for t in lex(src, heredocs) {
         if t.kind == Kind::Newline {
             lines.push(Line::new(std::mem::take(&mut current)));
         } else {
@@ -420,6 +466,29 @@ fn layout(src: &str, block_ends: &BTreeSet<usize>) -> String {
         line.indent = stack.len();
     }
 
+    // Blank lines: none at the start or end, none just inside brackets, at
+    // most one in a row, and exactly one after each top-level block. They
+    // are decided before alignment, on the output's lines: a blank line
+    // that is dropped must not split a run, nor one that is added join
+    // one, or formatting again would align differently (found by fuzzing).
+    let mut blank_before = vec![false; lines.len()];
+    let mut prev: Option<&Line> = None;
+    let mut pending_blank = false;
+    let mut after_block = false;
+    for (i, line) in lines.iter().enumerate() {
+        if line.is_blank() {
+            pending_blank = prev.is_some();
+            continue;
+        }
+        let inside_brackets = prev.is_some_and(Line::opens) || line.closes_first();
+        blank_before[i] = after_block || (pending_blank && !inside_brackets);
+        after_block = line
+            .tokens
+            .iter()
+            .any(|t| t.is("}") && block_ends.contains(&t.start));
+        pending_blank = false;
+        prev = Some(line);
+    }
     // Cells: lead (before `=`), assign (from `=`), comment.
     struct Cells {
         lead: String,
@@ -448,12 +517,7 @@ fn layout(src: &str, block_ends: &BTreeSet<usize>) -> String {
         .collect();
 
     // Align `=` over runs of consecutive single-line attributes.
-    let mut run: Vec<usize> = Vec::new();
-    for i in 0..=lines.len() {
-        if i < lines.len() && lines[i].assign.is_some() {
-            run.push(i);
-            continue;
-        }
+    for run in runs(&lines, &blank_before, |l| l.assign.is_some()) {
         let max = run
             .iter()
             .map(|&k| width(&cells[k].lead))
@@ -462,7 +526,6 @@ fn layout(src: &str, block_ends: &BTreeSet<usize>) -> String {
         for &k in &run {
             cells[k].eq_pad = max - width(&cells[k].lead) + 1;
         }
-        run.clear();
     }
     let code = |c: &Cells| {
         if c.assign.is_empty() {
@@ -474,42 +537,48 @@ fn layout(src: &str, block_ends: &BTreeSet<usize>) -> String {
     let mut texts: Vec<String> = cells.iter().map(code).collect();
 
     // Align trailing comments over runs of consecutive commented lines.
-    for i in 0..=lines.len() {
-        if i < lines.len() && lines[i].comment {
-            run.push(i);
-            continue;
-        }
+    for run in runs(&lines, &blank_before, |l| l.comment) {
         let max = run.iter().map(|&k| width(&texts[k])).max().unwrap_or(0);
         for &k in &run {
             let pad = max - width(&texts[k]) + 1;
             texts[k] = format!("{}{}{}", texts[k], " ".repeat(pad), cells[k].comment);
         }
-        run.clear();
     }
 
-    // Blank lines: none at the start or end, none just inside brackets, at
-    // most one in a row, and exactly one after each top-level block.
     let mut out = String::new();
-    let mut prev: Option<&Line> = None;
-    let mut pending_blank = false;
-    let mut after_block = false;
-    for (line, text) in lines.iter().zip(texts) {
+    for ((line, text), blank) in lines.iter().zip(texts).zip(blank_before) {
         if line.is_blank() {
-            pending_blank = prev.is_some();
             continue;
         }
-        let inside_brackets = prev.is_some_and(Line::opens) || line.closes_first();
-        if after_block || (pending_blank && !inside_brackets) {
+        if blank {
             out.push('\n');
         }
         out.push_str(&text);
         out.push('\n');
-        after_block = line
-            .tokens
-            .iter()
-            .any(|t| t.is("}") && block_ends.contains(&t.start));
-        pending_blank = false;
-        prev = Some(line);
+    }
+    out
+}
+
+/// The runs of consecutive lines passing `wanted`, as the output has them:
+/// input blank lines are skipped (whether the output has one is
+/// `blank_before` of the next line), and a blank line in the output ends a
+/// run.
+fn runs(lines: &[Line], blank_before: &[bool], wanted: impl Fn(&Line) -> bool) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut run = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.is_blank() {
+            continue;
+        }
+        if (blank_before[i] || !wanted(line)) && !run.is_empty() {
+            out.push(std::mem::take(&mut run));
+        }
+        if wanted(line) {
+            run.push(i);
+        }
+    }
+    if !run.is_empty() {
+        out.push(run);
     }
     out
 }
@@ -532,6 +601,48 @@ mod tests {
         let once = fmt(text);
         assert_eq!(fmt(&once), once);
         assert_eq!(once, "user \"a\" {\n  email = \"a@x\"\n}\n");
+    }
+
+    /// Fuzzing regression (fuzz/artifacts/fmt/crash-e8b8207d…): a blank
+    /// line that fmt drops (just inside brackets) split a run of trailing
+    /// comments, and one it adds (after a top-level block) joined two, so
+    /// formatting again aligned them differently.
+    #[test]
+    fn comments_align_over_the_lines_the_output_has() {
+        let dropped = "team \"a\" {\n  x {\n  } # one\n\n} # two\n";
+        let once = fmt(dropped);
+        assert_eq!(once, "team \"a\" {\n  x {\n  } # one\n}   # two\n");
+        assert_eq!(fmt(&once), once);
+        let added = "a {\n} # one\nb = 1 # two\n";
+        let once = fmt(added);
+        assert_eq!(once, "a {\n} # one\n\nb = 1 # two\n");
+        assert_eq!(fmt(&once), once);
+    }
+
+    /// Fuzzing regression (fuzz/artifacts/fmt/crash-e34aad5d…): hcl-edit
+    /// ends a heredoc at its marker followed by any non-identifier
+    /// character, and fmt's lexer only at a line holding the marker alone,
+    /// so the heredoc token swallowed the rest of the file.
+    #[test]
+    fn a_heredoc_ends_where_hcl_ends_it() {
+        let text = "a = <<V\nx\nVV\nV .y\n\n\nb = 1\n";
+        assert!(hcl_edit::parser::parse_body(text).is_ok());
+        let once = fmt(text);
+        assert_eq!(fmt(&once), once);
+        assert_eq!(once, "a = <<V\nx\nVV\nV.y\n\nb = 1\n");
+        // (crash-3daa2806…) The first line never closes it when a later
+        // one does, and an interpolation is skipped whole.
+        for text in [
+            "r = <<V\nV = \"x\nV0\n\nV\n\n",
+            "r = <<V\nV\ny\nV\n",
+            "r = <<V\na ${\"\nV\"} b\nV\n\n",
+            "r = <<V\nV\n\nb = 1\n",
+        ] {
+            assert!(hcl_edit::parser::parse_body(text).is_ok(), "{text:?}");
+            let once = fmt(text);
+            assert_eq!(fmt(&once), once, "{text:?}");
+            assert!(once.ends_with("V\n") || once.ends_with("= 1\n"), "{once:?}");
+        }
     }
 
     #[test]

@@ -799,3 +799,23 @@ fn git_stdin(dir: &Path, args: &[&str], input: &str) {
         .unwrap();
     assert!(child.wait().unwrap().success(), "git {args:?}");
 }
+
+/// Every input the fuzzer found (fuzz/regressions/<target>/) keeps the
+/// fuzz target's property: `fmt` errs naming the file or returns text that
+/// formats to itself; parse + validate name a file of the repo.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let base = core();
+    let mut seen = 0;
+    for target in std::fs::read_dir(&dir).expect("fuzz/regressions") {
+        for file in std::fs::read_dir(target.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            check_repo_with(&base, "contracts/prod-db-read.hcl", &text)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 4, "the findings are there ({seen})");
+}
