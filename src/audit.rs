@@ -100,9 +100,6 @@ pub struct Lifecycle {
     /// Its window: start = max(approved_at, not_before), end = start + duration.
     pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub ending: Option<Ending>,
-    /// The request as judged (duration fixed at approval), to check an open
-    /// version against the definitions in force now.
-    pub request_as_judged: Option<crate::config::Request>,
 }
 
 /// The commit that ended a request version.

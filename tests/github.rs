@@ -363,3 +363,56 @@ fn persistent_server_errors_fail_the_run() {
     assert!(!ok);
     assert!(err.contains("502"), "{err}");
 }
+
+#[test]
+fn under_injected_faults_approvals_are_read_or_the_run_fails_never_guessed() {
+    use common::faults::{Fault, FaultProxy, Schedule};
+    let (repo, gh) = (github_repo(), FakeGithub::start());
+    let sha = alice_request(&repo);
+    gh.pull(&sha, 12, "alice-gh", HEAD);
+    gh.reviews(12, &[("bob-gh", "APPROVED", HEAD)]);
+    // carol's request: a PR nobody approved.
+    repo.write(
+        "requests/carol-db.hcl",
+        &request("carol-db", "carol", "db-read", "2h"),
+    );
+    let carol = repo.commit("carol", "2026-11-23T09:05:00Z", "Request (#13)", &[]);
+    gh.pull(&carol, 13, "carol-gh", OLD_HEAD);
+    gh.reviews(13, &[("mallory-gh", "COMMENTED", OLD_HEAD)]);
+    let upstream = gh.url.trim_start_matches("http://").parse().unwrap();
+    let kinds = [
+        Fault::Internal,
+        Fault::Unavailable,
+        Fault::Slow,
+        Fault::DropBefore,
+        Fault::DropAfter,
+    ];
+    let (mut answered, mut failed, mut faults) = (0, 0, 0);
+    for seed in 1..=8u64 {
+        let proxy = FaultProxy::start(upstream, Schedule::random(seed, 0.2, &kinds));
+        let mut env = gh.env();
+        env[0].1 = proxy.endpoint();
+        let out = repo.jit(&["status", "--json", "--now", NOW], &env);
+        faults += proxy.stats().injected();
+        if out.status.success() {
+            answered += 1;
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(active(&json), ["alice-db"], "seed {seed}: {json}");
+        } else {
+            failed += 1;
+            let err = stderr(&out);
+            assert!(
+                err.contains("GitHub") || err.contains("github"),
+                "seed {seed}: {err}"
+            );
+            assert!(
+                stdout(&out).is_empty(),
+                "seed {seed}: a failed run prints no status"
+            );
+        }
+    }
+    assert!(faults > 0, "faults were injected");
+    println!(
+        "FIGURES github {{\"runs\":8,\"answered\":{answered},\"failed\":{failed},\"faults\":{faults}}}"
+    );
+}

@@ -12,8 +12,6 @@
 //! in docs/reliability.md come from them.
 
 mod common;
-#[path = "common/faults.rs"]
-mod faults;
 #[path = "common/iam_sdk.rs"]
 mod iam_sdk;
 
@@ -24,9 +22,9 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::faults::{Fault, FaultProxy, Schedule};
 use common::moto::Moto;
 use common::repo::*;
-use faults::{Fault, FaultProxy, Schedule};
 
 static MOTO: LazyLock<Moto> = LazyLock::new(Moto::start);
 static NEXT_ACCOUNT: AtomicUsize = AtomicUsize::new(0);
@@ -545,4 +543,225 @@ fn a_call_that_keeps_failing_leaves_its_request_for_the_next_run() {
         ));
     }
     println!("FIGURES persistent [{}]", figures.join(","));
+}
+
+/// A second clone of the scenario's origin, as another runner has it.
+fn second_clone(s: &Scenario) -> std::path::PathBuf {
+    let dir = s.repo.work.parent().unwrap().join("other");
+    run_git(
+        s.repo.work.parent().unwrap(),
+        &[
+            "clone",
+            "--quiet",
+            s.repo.origin.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ],
+    );
+    run_git(&dir, &["config", "user.name", "Erin"]);
+    run_git(&dir, &["config", "user.email", "erin@acme.example"]);
+    dir
+}
+
+fn jit_in(s: &Scenario, dir: &std::path::Path, now: &str, args: &[&str]) -> Command {
+    let mut cmd = s.command(&MOTO.endpoint(), now, args);
+    cmd.arg("-C").arg(dir); // the last -C wins
+    cmd
+}
+
+/// Waits until the proxy has seen a call to `action`.
+fn wait_for_call(proxy: &FaultProxy, action: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !proxy.stats().calls.iter().any(|(a, _)| a == action) {
+        assert!(Instant::now() < deadline, "no {action} call within 30 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_revoke_during_an_apply_waits_for_it_and_the_revoked_grant_never_comes_back() {
+    let s = Scenario::new();
+    let other = second_clone(&s);
+    // Runner A's grant of alice-db2 reaches IAM 4 s after A decided on it.
+    let proxy = FaultProxy::start(
+        moto_addr(),
+        Schedule::Every {
+            action: "PutUserPolicy",
+            fault: Fault::Slow,
+        },
+    );
+    proxy.set_slow(Duration::from_secs(4));
+    let a = s
+        .command(&proxy.endpoint(), RUN_AT, &["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_call(&proxy, "PutUserPolicy");
+    // Runner B, another clone, revokes it meanwhile.
+    let b = jit_in(
+        &s,
+        &other,
+        RUN_AT,
+        &[
+            "revoke",
+            "alice-db2",
+            "--reason",
+            "INC-9: leaked key",
+            "--lock-timeout",
+            "60s",
+        ],
+    )
+    .output()
+    .unwrap();
+    let a = a.wait_with_output().unwrap();
+    assert!(a.status.success(), "A: {}{}", stdout(&a), stderr(&a));
+    assert!(b.status.success(), "B: {}{}", stdout(&b), stderr(&b));
+    assert!(
+        !s.holding().contains(&"alice-db2".to_string()),
+        "a revoked grant came back: {:?}",
+        s.objects().keys().collect::<Vec<_>>()
+    );
+    assert!(
+        stderr(&b).contains("waiting up to 60s for the lease"),
+        "B waited for A: {}",
+        stderr(&b)
+    );
+    // Nothing brings it back later either, from either clone.
+    s.ok(s.jit(&MOTO.endpoint(), RUN_AT, &["apply", "--auto-approve"]));
+    let again = jit_in(&s, &other, RUN_AT, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(!s.holding().contains(&"alice-db2".to_string()));
+    let commits = s.archive_commits_on_origin();
+    assert_eq!(commits.get("alice-db2"), Some(&1), "{commits:?}");
+    assert!(commits.values().all(|n| *n == 1), "{commits:?}");
+}
+
+#[test]
+fn two_applies_at_once_from_two_clones_converge_with_each_archive_commit_once() {
+    let s = Scenario::new();
+    let other = second_clone(&s);
+    let proxies: Vec<FaultProxy> = (0..2)
+        .map(|seed| FaultProxy::start(moto_addr(), Schedule::random(seed, 0.3, &[Fault::Slow])))
+        .collect();
+    let a = s
+        .command(&proxies[0].endpoint(), RUN_AT, &["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut b = s.command(&proxies[1].endpoint(), RUN_AT, &["apply", "--auto-approve"]);
+    b.arg("-C").arg(&other);
+    let b = b
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for (name, run) in [("A", a), ("B", b)] {
+        let out = run.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    s.check_safe("after both");
+    assert_eq!(
+        s.converge(&MOTO.endpoint(), 2),
+        0,
+        "both runs together left nothing to do"
+    );
+    assert_like_reference(&s, "two runners");
+    // The lease is free again.
+    s.repo.git(&[
+        "fetch",
+        "--quiet",
+        "origin",
+        "+refs/heads/jit-lock:refs/remotes/origin/jit-lock",
+    ]);
+    let last = s.repo.git(&["log", "-1", "--format=%B", "origin/jit-lock"]);
+    assert!(last.contains("Jit-Lease: released"), "{last}");
+}
+
+#[test]
+fn a_revoke_that_cannot_reach_origin_says_so_and_the_next_apply_there_makes_it_stick() {
+    let s = Scenario::new();
+    let other = second_clone(&s);
+    s.ok(s.jit(&MOTO.endpoint(), RUN_AT, &["apply", "--auto-approve"]));
+    assert!(s.holding().contains(&"alice-db2".to_string()));
+    run_git(&other, &["pull", "--quiet", "origin", "main"]);
+    // origin is unreachable from here on.
+    let away = s.repo.origin.with_extension("away");
+    std::fs::rename(&s.repo.origin, &away).unwrap();
+    let b = jit_in(
+        &s,
+        &other,
+        RUN_AT,
+        &["revoke", "alice-db2", "--reason", "INC-9: leaked key"],
+    )
+    .output()
+    .unwrap();
+    let err = stderr(&b);
+    assert_eq!(b.status.code(), Some(1), "{}{err}", stdout(&b));
+    assert!(
+        err.contains("revoking without it") && err.contains("recorded only in this clone"),
+        "{err}"
+    );
+    assert!(
+        !stdout(&b).contains("Revoked alice-db2"),
+        "never says revoked before it sticks"
+    );
+    assert!(
+        !s.holding().contains(&"alice-db2".to_string()),
+        "IAM is revoked anyway"
+    );
+    std::fs::rename(&away, &s.repo.origin).unwrap();
+    // The next apply in that clone pushes the ending before anything else…
+    let again = jit_in(&s, &other, RUN_AT, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    let endings = s.repo.origin_git(&["log", "jit-endings", "--format=%B"]);
+    assert!(endings.contains("Jit-Request: alice-db2"), "{endings}");
+    // …so no other runner grants it again.
+    s.ok(s.jit(&MOTO.endpoint(), RUN_AT, &["apply", "--auto-approve"]));
+    assert!(!s.holding().contains(&"alice-db2".to_string()));
+    assert_eq!(s.archive_commits_on_origin().get("alice-db2"), Some(&1));
+}
+
+#[test]
+fn a_checkout_behind_origin_revokes_but_never_grants_what_origin_ended() {
+    let s = Scenario::new();
+    let stale = second_clone(&s);
+    // On origin, alice ends her request early by deleting it.
+    s.repo.remove("requests/alice-db2.hcl");
+    s.repo
+        .commit("alice", NEW_APPROVED, "Done with alice-db2", &[]);
+    s.repo.push();
+    let out = jit_in(&s, &stale, RUN_AT, &["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert!(
+        !s.holding().contains(&"alice-db2".to_string()),
+        "a stale checkout granted what origin ended:\n{}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("alice-db2: grant withheld: origin/main has 1 commit(s) this checkout lacks"),
+        "{err}"
+    );
+    // Revocations and archive moves went ahead.
+    for r in EXPIRING {
+        assert!(!s.holding().contains(&r.to_string()), "{r} revoked");
+    }
+    assert_eq!(s.archive_commits_on_origin().len(), EXPIRING.len());
+    // The up-to-date clone grants the rest.
+    s.repo
+        .git(&["pull", "--quiet", "--rebase", "origin", "main"]);
+    s.ok(s.jit(&MOTO.endpoint(), RUN_AT, &["apply", "--auto-approve"]));
+    assert_eq!(s.holding(), sorted(&["carol-admin", "bob-mg"]));
 }

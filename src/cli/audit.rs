@@ -105,10 +105,14 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
     let repo = git::open(&ctx.dir)?;
     // The branch plan follows (approved switches only), read the same way.
     let (replayed, _) = git::history::follow_branch(&repo)?;
-    let history = audit::walk::read(&repo, replayed)?;
     let now = ctx.now;
 
     let wants_report = args.report.is_some() || args.format == Format::Markdown;
+    if !args.verify && !wants_report {
+        return events(&repo, replayed, now, &filter, args.format, ui);
+    }
+    let history = audit::walk::read(&repo, replayed)?;
+
     let mut violations = Vec::new();
     let mut iam_checked = false;
     if args.verify || wants_report {
@@ -176,18 +180,96 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
 
-    let events = audit::ordered_events(&history, now).filter(|e| filter.event(e));
-    if args.format == Format::Json {
-        // JSON Lines stream: one event at a time, straight to stdout.
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        render::write_json_lines(&mut out, events)?;
-        out.flush()?;
-        return Ok(Outcome::Success);
-    }
-    let events: Vec<audit::Event> = events.collect();
-    ui.out(&match args.format {
-        Format::Csv => render::events_csv(&events),
-        _ => render::events_table(&events),
-    })?;
     Ok(Outcome::Success)
+}
+
+/// The events, streamed from history: JSON Lines and CSV as they come (one
+/// event at a time, straight to stdout), the table once all are in.
+fn events(
+    repo: &git2::Repository,
+    replayed: git::history::Replayed,
+    now: DateTime<Utc>,
+    filter: &Filter,
+    format: Format,
+    ui: &Ui,
+) -> anyhow::Result<Outcome> {
+    match format {
+        Format::Json => write_behind(
+            || {
+                Ok(std::io::BufWriter::with_capacity(
+                    1 << 16,
+                    std::io::stdout().lock(),
+                ))
+            },
+            render::write_json_line,
+            |emit| audit::walk::stream(repo, replayed, now, &mut |e| emit(e, filter)),
+        )?,
+        // Through the same stream as Ui::out (styles stripped where colour is off).
+        Format::Csv => write_behind(
+            || {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, anstream::stdout().lock());
+                render::write_events_csv_header(&mut out)?;
+                Ok(out)
+            },
+            render::write_events_csv_row,
+            |emit| audit::walk::stream(repo, replayed, now, &mut |e| emit(e, filter)),
+        )?,
+        _ => {
+            let mut events = Vec::new();
+            audit::walk::stream(repo, replayed, now, &mut |e| {
+                if filter.event(&e) {
+                    events.push(e);
+                }
+                Ok(())
+            })?;
+            ui.out(&render::events_table(&events))?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// Runs `produce` here while another thread writes what it emits to the
+/// output `start` opens there: the walk and the output use both cores.
+/// Events go across in batches; a failed write (a closed pipe) stops the
+/// walk and is the error returned.
+fn write_behind<W: Write>(
+    start: impl FnOnce() -> std::io::Result<W> + Send,
+    write: fn(&mut W, &audit::Event) -> std::io::Result<()>,
+    produce: impl FnOnce(
+        &mut dyn FnMut(audit::Event, &Filter) -> anyhow::Result<()>,
+    ) -> anyhow::Result<audit::History>,
+) -> anyhow::Result<()> {
+    const BATCH: usize = 256;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<audit::Event>>(16);
+        let writer = scope.spawn(move || -> std::io::Result<()> {
+            let mut out = start()?;
+            for batch in rx {
+                for event in &batch {
+                    write(&mut out, event)?;
+                }
+            }
+            out.flush()
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let produced = produce(&mut |event, filter| {
+            if filter.event(&event) {
+                batch.push(event);
+                if batch.len() == BATCH {
+                    tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                        .map_err(|_| anyhow::anyhow!("the output stopped"))?;
+                }
+            }
+            Ok(())
+        });
+        if produced.is_ok() {
+            let _ = tx.send(batch);
+        }
+        drop(tx);
+        let written = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the output thread failed"))?;
+        written?;
+        produced.map(|_| ())
+    })
 }

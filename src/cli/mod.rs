@@ -251,7 +251,7 @@ pub fn main() -> ExitCode {
     // SAFETY: set once at start-up, before any repository is opened.
     let _ = unsafe { git2::opts::set_mwindow_size(8 << 20) };
     // SAFETY: as above.
-    let _ = unsafe { git2::opts::set_mwindow_mapped_limit(64 << 20) };
+    let _ = unsafe { git2::opts::set_mwindow_mapped_limit(16 << 20) };
     // git itself does not re-hash every object it reads; libgit2 does by
     // default, which is most of a history walk's time. The object store is
     // the runner's own clone (written by git's fetch, which checks it).

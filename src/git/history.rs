@@ -86,6 +86,10 @@ pub struct Link {
     pub archive: Option<Oid>,
     /// Whether its definitions entries differ from its first parent's.
     pub defs_changed: bool,
+    /// A lower bound (unix seconds) of every time the commit records: its
+    /// author and commit times and any `Jit-Granted` trailer. What a
+    /// streaming reader must still expect from commits not read yet.
+    pub earliest: i64,
 }
 
 /// Reads the branch jit should follow, starting from the checked-out one,
@@ -280,7 +284,8 @@ pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
     let mut newer: Option<Vec<(Vec<u8>, Vec<u8>)>> = None;
     let mut next = Some(head);
     while let Some(oid) = next {
-        let (tree, parent) = commit_header(&odb, oid).context("walking the branch's history")?;
+        let (tree, parent, earliest) =
+            commit_header(&odb, oid).context("walking the branch's history")?;
         let tree = RawTree::from_odb(&odb, tree).context("walking the branch's history")?;
         let (mut requests, mut archive, mut fingerprint) = (None, None, Vec::new());
         for e in tree.entries() {
@@ -301,6 +306,7 @@ pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
             archive,
             // The root commit sets them; the others are compared above.
             defs_changed: true,
+            earliest,
         });
         newer = Some(fingerprint);
         next = parent;
@@ -310,30 +316,100 @@ pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
     Ok(chain)
 }
 
-/// A commit's tree and first parent, from its raw header.
-fn commit_header(odb: &git2::Odb, oid: Oid) -> anyhow::Result<(Oid, Option<Oid>)> {
+/// A commit's tree, first parent, and the earliest time it records (see
+/// [`Link::earliest`]), from its raw bytes.
+fn commit_header(odb: &git2::Odb, oid: Oid) -> anyhow::Result<(Oid, Option<Oid>, i64)> {
     let object = odb.read(oid)?;
     anyhow::ensure!(
         object.kind() == ObjectType::Commit,
         "object {oid} is not a commit"
     );
     let (mut tree, mut parent) = (None, None);
-    for line in object.data().split(|&b| b == b'\n') {
+    let (mut author, mut committer) = (None, None);
+    let data = object.data();
+    let mut message = &data[data.len()..];
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (line, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
         let hex = |rest: &[u8]| {
             std::str::from_utf8(rest)
                 .ok()
                 .and_then(|h| Oid::from_str(h).ok())
         };
         if line.is_empty() {
+            message = rest;
             break;
         } else if let Some(rest) = line.strip_prefix(b"tree ") {
             tree = hex(rest);
         } else if let Some(rest) = line.strip_prefix(b"parent ") {
             parent = parent.or(hex(rest));
+        } else if let Some(rest) = line.strip_prefix(b"author ") {
+            author = author.or(Some(signature_time(rest)));
+        } else if let Some(rest) = line.strip_prefix(b"committer ") {
+            committer = committer.or(Some(signature_time(rest)));
         }
     }
     let tree = tree.with_context(|| format!("commit {oid} names no tree"))?;
-    Ok((tree, parent))
+    let mut earliest = author
+        .flatten()
+        .unwrap_or(i64::MIN)
+        .min(committer.flatten().unwrap_or(i64::MIN));
+    if let Some(granted) = earliest_granted_trailer(message) {
+        earliest = earliest.min(granted);
+    }
+    Ok((tree, parent, earliest))
+}
+
+/// The time of a signature line (`Name <email> 1795424400 +0000`) as the
+/// readers see it (a time chrono cannot hold reads as the epoch); `None`
+/// when it does not parse plainly (the caller then assumes the earliest).
+fn signature_time(line: &[u8]) -> Option<i64> {
+    let count = |c: u8| line.iter().filter(|&&b| b == c).count();
+    if count(b'<') != 1 || count(b'>') != 1 {
+        return None;
+    }
+    let after = &line[line.iter().position(|&b| b == b'>')? + 1..];
+    let digits = after.trim_ascii_start();
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let seconds: i64 = std::str::from_utf8(&digits[..end]).ok()?.parse().ok()?;
+    // Negative, huge or odd times: say nothing (the earliest), never too late.
+    (end > 0 && Utc.timestamp_opt(seconds, 0).single().is_some()).then_some(seconds)
+}
+
+/// The earliest `Jit-Granted` trailer time in a raw commit message, read as
+/// the audit reads archive trailers; `i64::MIN` when one is there but does
+/// not read as a time the audit would see the same way.
+fn earliest_granted_trailer(message: &[u8]) -> Option<i64> {
+    const KEY: &[u8] = b"jit-granted";
+    if !message
+        .windows(KEY.len())
+        .any(|w| w.eq_ignore_ascii_case(KEY))
+    {
+        return None;
+    }
+    let Some(text) = std::str::from_utf8(message).ok() else {
+        return Some(i64::MIN);
+    };
+    let Ok(trailers) = git2::message_trailers_strs(text) else {
+        return Some(i64::MIN);
+    };
+    let mut earliest = None::<i64>;
+    for (key, value) in trailers.iter() {
+        if key.eq_ignore_ascii_case("jit-granted") {
+            let t = DateTime::parse_from_rfc3339(value.trim())
+                .map_or(i64::MIN, |t| t.with_timezone(&Utc).timestamp());
+            earliest = Some(earliest.map_or(t, |e| e.min(t)));
+        }
+    }
+    // A key spelled so the trailer parser did not read it: assume the earliest.
+    Some(earliest.unwrap_or(i64::MIN))
 }
 
 pub struct DefinitionsWalk {
@@ -734,7 +810,10 @@ pub fn read_requests(
         }
         let tree = link
             .requests
-            .map(|id| Ok::<_, anyhow::Error>((id, RawTree::read(repo, id)?)))
+            .map(|id| {
+                let previous = previous.as_ref().map(|(_, t)| t);
+                Ok::<_, anyhow::Error>((id, RawTree::read_after(repo, id, previous)?))
+            })
             .transpose()?;
         *trees_read += usize::from(tree.is_some());
         let changes = request_deltas(previous.as_ref().map(|t| &t.1), tree.as_ref().map(|t| &t.1));
@@ -776,6 +855,8 @@ pub fn read_requests(
 /// commit that changed it).
 pub struct RawTree {
     data: Vec<u8>,
+    /// Where each entry ends in `data`, in order (found when it was checked).
+    ends: Vec<usize>,
 }
 
 /// One entry of a [`RawTree`].
@@ -790,23 +871,58 @@ impl RawTree {
         RawTree::from_odb(&repo.odb()?, id)
     }
 
+    /// Reads a tree that likely shares most of its bytes with `previous`
+    /// (the same directory one commit earlier): the entries it shares with
+    /// it at its start and end, byte for byte, are not checked again.
+    pub fn read_after(
+        repo: &Repository,
+        id: Oid,
+        previous: Option<&RawTree>,
+    ) -> anyhow::Result<RawTree> {
+        RawTree::checked(&repo.odb()?, id, previous)
+    }
+
     /// Reads a tree and checks every entry is well formed: a malformed tree
     /// is an error, as libgit2's parser makes it, never a shorter tree.
     fn from_odb(odb: &git2::Odb, id: Oid) -> anyhow::Result<RawTree> {
+        RawTree::checked(odb, id, None)
+    }
+
+    fn checked(odb: &git2::Odb, id: Oid, previous: Option<&RawTree>) -> anyhow::Result<RawTree> {
         let object = odb.read(id)?;
         anyhow::ensure!(
             object.kind() == ObjectType::Tree,
             "object {id} is not a tree"
         );
-        let mut rest = object.data();
-        while !rest.is_empty() {
-            let Some((_, next)) = next_entry(rest) else {
+        let data = object.data();
+        let (old, old_ends) = previous.map_or((&[][..], &[][..]), |p| (&p.data[..], &p.ends[..]));
+        // Leading entries byte for byte the previous tree's are its (checked) entries.
+        let same_start = common_prefix(old, data);
+        let shared = old_ends.partition_point(|&e| e <= same_start);
+        let mut ends = old_ends[..shared].to_vec();
+        let mut at = shared.checked_sub(1).map_or(0, |i| old_ends[i]);
+        // So are trailing ones, from a place that starts an entry in both.
+        let same_end = common_suffix(old, data);
+        while at < data.len() {
+            let left = data.len() - at;
+            if left <= same_end {
+                let there = old.len() - left;
+                let starts = there == 0 || old_ends.binary_search(&there).is_ok();
+                if starts {
+                    let from = old_ends.partition_point(|&e| e <= there);
+                    ends.extend(old_ends[from..].iter().map(|&e| e - there + at));
+                    break;
+                }
+            }
+            let Some((_, next)) = next_entry(&data[at..]) else {
                 anyhow::bail!("tree {id} is malformed (run git fsck)");
             };
-            rest = next;
+            at = data.len() - next.len();
+            ends.push(at);
         }
         Ok(RawTree {
-            data: object.data().to_vec(),
+            data: data.to_vec(),
+            ends,
         })
     }
 
@@ -822,10 +938,21 @@ impl RawTree {
 }
 
 /// The first entry of a raw tree and what follows it; `None` at the end or
-/// at a malformed entry.
+/// at a malformed entry. The mode is octal digits (an optional leading `+`,
+/// as `u32::from_str_radix` reads it), the name ends at the first NUL.
 fn next_entry(rest: &[u8]) -> Option<(RawEntry<'_>, &[u8])> {
     let space = rest.iter().position(|&b| b == b' ')?;
-    let mode = u32::from_str_radix(std::str::from_utf8(&rest[..space]).ok()?, 8).ok()?;
+    let digits = rest[..space].strip_prefix(b"+").unwrap_or(&rest[..space]);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut mode: u32 = 0;
+    for &d in digits {
+        if !(b'0'..=b'7').contains(&d) {
+            return None;
+        }
+        mode = mode.checked_mul(8)?.checked_add(u32::from(d - b'0'))?;
+    }
     let after = &rest[space + 1..];
     let nul = after.iter().position(|&b| b == 0)?;
     let (name, tail) = (&after[..nul], &after[nul + 1..]);
@@ -834,6 +961,43 @@ fn next_entry(rest: &[u8]) -> Option<(RawEntry<'_>, &[u8])> {
     }
     let (id, next) = tail.split_at(20);
     Some((RawEntry { mode, name, id }, next))
+}
+
+/// How many leading bytes two slices share (eight at a time).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().expect("8 bytes"));
+        let y = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != y {
+            return i + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+/// How many trailing bytes two slices share (eight at a time).
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_be_bytes(a[n - i - 8..n - i].try_into().expect("8 bytes"));
+        let y = u64::from_be_bytes(b[n - i - 8..n - i].try_into().expect("8 bytes"));
+        if x != y {
+            return i + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[n - i - 1] == b[n - i - 1] {
+        i += 1;
+    }
+    i
 }
 
 /// The request files (`<name>.hcl`, regular blobs, directly in the tree)
@@ -867,43 +1031,83 @@ pub fn request_deltas(
         }
     };
     // Only the first entries by name are read, as `read_files` reads them
-    // at head, so a flood of files costs the same as the limit.
-    fn capped(t: &RawTree) -> impl Iterator<Item = RawEntry<'_>> {
-        t.entries()
-            .filter(|e| !e.name.starts_with(b"."))
-            .take(config::parse::MAX_REQUEST_FILES)
+    // at head, so a flood of files costs the same as the limit: the merge
+    // reads each tree up to the end of its last entry counted.
+    fn capped(t: &RawTree) -> usize {
+        if t.ends.len() <= config::parse::MAX_REQUEST_FILES {
+            return t.data.len();
+        }
+        let mut counted = 0;
+        let mut start = 0;
+        for &end in &t.ends {
+            let dot = next_entry(&t.data[start..]).is_some_and(|(e, _)| e.name.starts_with(b"."));
+            counted += usize::from(!dot);
+            start = end;
+            if counted == config::parse::MAX_REQUEST_FILES {
+                break;
+            }
+        }
+        start
     }
-    let (mut a, mut b) = (old.map(capped), new.map(capped));
-    let (mut x, mut y) = (
-        a.as_mut().and_then(|i| i.next()),
-        b.as_mut().and_then(|i| i.next()),
-    );
+    let empty = RawTree {
+        data: Vec::new(),
+        ends: Vec::new(),
+    };
+    let (old, new) = (old.unwrap_or(&empty), new.unwrap_or(&empty));
+    let (old_len, new_len) = (capped(old), capped(new));
+    let (mut i, mut j) = (0, 0);
     loop {
-        match (&x, &y) {
+        // Entries byte for byte the same on both sides are the same entry
+        // in the merge: skip the run (a commit that adds one file to a
+        // tree of thousands compares bytes, never parses the rest).
+        let same = common_prefix(&old.data[i..old_len], &new.data[j..new_len]);
+        let k = old.ends.partition_point(|&e| e <= i + same);
+        if let Some(&end) = k.checked_sub(1).map(|k| &old.ends[k])
+            && end > i
+        {
+            j += end - i;
+            i = end;
+        }
+        let (a, b) = (&old.data[i..old_len], &new.data[j..new_len]);
+        // Names starting with `.` are not read (as at head).
+        let dot = |rest: &[u8]| {
+            next_entry(rest)
+                .filter(|(e, _)| e.name.starts_with(b"."))
+                .map(|(_, next)| rest.len() - next.len())
+        };
+        if let Some(skip) = dot(a) {
+            i += skip;
+            continue;
+        }
+        if let Some(skip) = dot(b) {
+            j += skip;
+            continue;
+        }
+        match (next_entry(a), next_entry(b)) {
             (None, None) => break,
-            (Some(e), None) => {
-                push(e, request(e), None);
-                x = a.as_mut().and_then(|i| i.next());
+            (Some((e, rest)), None) => {
+                push(&e, request(&e), None);
+                i += a.len() - rest.len();
             }
-            (None, Some(f)) => {
-                push(f, None, request(f));
-                y = b.as_mut().and_then(|i| i.next());
+            (None, Some((f, rest))) => {
+                push(&f, None, request(&f));
+                j += b.len() - rest.len();
             }
-            (Some(e), Some(f)) => match order(e, f) {
+            (Some((e, ra)), Some((f, rb))) => match order(&e, &f) {
                 std::cmp::Ordering::Less => {
-                    push(e, request(e), None);
-                    x = a.as_mut().and_then(|i| i.next());
+                    push(&e, request(&e), None);
+                    i += a.len() - ra.len();
                 }
                 std::cmp::Ordering::Greater => {
-                    push(f, None, request(f));
-                    y = b.as_mut().and_then(|i| i.next());
+                    push(&f, None, request(&f));
+                    j += b.len() - rb.len();
                 }
                 std::cmp::Ordering::Equal => {
                     if e.id != f.id || e.mode != f.mode {
-                        push(e, request(e), request(f));
+                        push(&e, request(&e), request(&f));
                     }
-                    x = a.as_mut().and_then(|i| i.next());
-                    y = b.as_mut().and_then(|i| i.next());
+                    i += a.len() - ra.len();
+                    j += b.len() - rb.len();
                 }
             },
         }
@@ -1198,6 +1402,76 @@ mod tests {
         assert_eq!(got[4], ("x.hcl".into(), None, blob("1")));
         assert!(request_deltas(Some(&old), Some(&old)).is_empty());
         assert_eq!(request_deltas(None, Some(&new)).len(), 4);
+    }
+
+    /// Skipping identical bytes gives what a plain merge of every entry
+    /// gives: trees of hundreds of entries, one to a few changed, added or
+    /// removed anywhere (first, last, middle), ids sharing long prefixes.
+    #[test]
+    fn request_deltas_skip_only_identical_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let odb = repo.odb().unwrap();
+        let mut seed: u64 = 7;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let raw = |entries: &BTreeMap<String, [u8; 20]>| {
+            let mut data = Vec::new();
+            for (name, id) in entries {
+                data.extend_from_slice(format!("100644 {name}\0").as_bytes());
+                data.extend_from_slice(id);
+            }
+            let id = odb.write(ObjectType::Tree, &data).unwrap();
+            RawTree::read(&repo, id).unwrap()
+        };
+        for round in 0..200 {
+            let n = 1 + next() as usize % 300;
+            let mut old: BTreeMap<String, [u8; 20]> = BTreeMap::new();
+            for i in 0..n {
+                // Ids differ only in their last byte: long shared runs.
+                let mut id = [0x20u8; 20];
+                id[19] = (next() % 3) as u8;
+                old.insert(format!("r-{}.hcl", i * 7 % 1000), id);
+            }
+            let mut new = old.clone();
+            let names: Vec<String> = old.keys().cloned().collect();
+            for _ in 0..1 + next() % 3 {
+                match next() % 3 {
+                    0 => {
+                        new.remove(&names[next() as usize % names.len()]);
+                    }
+                    1 => {
+                        new.insert(format!("r-{}.hcl", next() % 1000), [0x21; 20]);
+                    }
+                    _ => {
+                        let name = &names[next() as usize % names.len()];
+                        let mut id = new.get(name).copied().unwrap_or([0; 20]);
+                        id[19] ^= 0x55;
+                        new.insert(name.clone(), id);
+                    }
+                }
+            }
+            if round % 10 == 0 {
+                new.remove(&names[0]);
+                new.remove(names.last().unwrap());
+            }
+            let mut want = Vec::new();
+            for name in old.keys().chain(new.keys()).collect::<BTreeSet<_>>() {
+                let (a, b) = (old.get(name), new.get(name));
+                if a != b {
+                    let id = |x: Option<&[u8; 20]>| x.map(|x| Oid::from_bytes(x).unwrap());
+                    want.push((name.clone(), id(a), id(b)));
+                }
+            }
+            let (a, b) = (raw(&old), raw(&new));
+            assert_eq!(request_deltas(Some(&a), Some(&b)), want, "round {round}");
+            let back: Vec<_> = want.iter().map(|(n, x, y)| (n.clone(), *y, *x)).collect();
+            assert_eq!(request_deltas(Some(&b), Some(&a)), back, "round {round}");
+        }
     }
 
     #[test]

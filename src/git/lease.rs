@@ -137,10 +137,13 @@ impl Lease {
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(RENEW_EVERY) {
                 match renew(&dir, tip, &holder, &command, &who) {
                     Ok(next) => tip = next,
-                    Err(e) => {
-                        log::warn!("could not renew the lease: {e:#}");
+                    // Another runner took the lease over (it had expired).
+                    Err(e) if is_rejected(&e) => {
+                        log::warn!("the lease was taken over by another run: {e:#}");
                         return None;
                     }
+                    // origin unreachable for now: try again at the next tick.
+                    Err(e) => log::warn!("could not renew the lease: {e:#}"),
                 }
             }
             Some(tip)

@@ -53,22 +53,47 @@ fn csv_cell(value: &serde_json::Value) -> String {
 
 /// A header row of `fields`, then one row per item (serialized, so CSV and JSON agree).
 pub fn csv<T: Serialize>(fields: &[&str], items: &[T]) -> String {
-    let mut out = fields.join(",");
-    out.push_str("\r\n");
+    let mut out = csv_header(fields);
     for item in items {
-        let value = serde_json::to_value(item).expect("audit values always serialize");
-        let row: Vec<String> = fields
-            .iter()
-            .map(|f| csv_field(&csv_cell(&value[*f])))
-            .collect();
-        out.push_str(&row.join(","));
-        out.push_str("\r\n");
+        out.push_str(&csv_row(fields, item));
     }
     out
 }
 
+fn csv_header(fields: &[&str]) -> String {
+    fields.join(",") + "\r\n"
+}
+
+fn csv_row<T: Serialize>(fields: &[&str], item: &T) -> String {
+    let value = serde_json::to_value(item).expect("audit values always serialize");
+    let row: Vec<String> = fields
+        .iter()
+        .map(|f| csv_field(&csv_cell(&value[*f])))
+        .collect();
+    row.join(",") + "\r\n"
+}
+
 pub fn events_csv(events: &[Event]) -> String {
     csv(&EVENT_FIELDS, events)
+}
+
+/// The header row of [`events_csv`], for writing it as it goes.
+pub fn write_events_csv_header(out: &mut impl std::io::Write) -> std::io::Result<()> {
+    out.write_all(csv_header(&EVENT_FIELDS).as_bytes())
+}
+
+/// One row of [`events_csv`].
+pub fn write_events_csv_row(out: &mut impl std::io::Write, event: &Event) -> std::io::Result<()> {
+    out.write_all(csv_row(&EVENT_FIELDS, event).as_bytes())
+}
+
+/// One JSON Lines line.
+pub fn write_json_line<T: Serialize>(
+    out: &mut impl std::io::Write,
+    item: &T,
+) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, item)?;
+    out.write_all(b"\n")
 }
 
 pub fn violations_csv(violations: &[Violation]) -> String {

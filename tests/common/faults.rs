@@ -27,7 +27,7 @@ pub enum Fault {
     Internal,
     /// HTTP 503 `ServiceUnavailable`.
     Unavailable,
-    /// The answer comes, late.
+    /// The call reaches the server late (and so does its answer).
     Slow,
     /// The connection closes before the request reaches the server.
     DropBefore,
@@ -124,12 +124,24 @@ impl Stats {
     }
 }
 
+/// Puts a test in accounts of its own on a shared server: each fixture
+/// account id reads as a fresh one on the way in and back on the way out,
+/// so the test sees its fixture ids everywhere. Calls made with the base
+/// test credentials and no account header land in the first account.
+#[derive(Debug, Clone)]
+pub struct Isolation {
+    /// (fixture id, real id), 12 digits each.
+    pub pairs: Vec<(String, String)>,
+}
+
 struct State {
+    isolation: Option<Isolation>,
     schedule: Schedule,
     stats: Stats,
     /// The process a kill fault kills.
     victim: Option<u32>,
     killed: bool,
+    slow: Duration,
 }
 
 /// The running proxy; it stops with the test process.
@@ -138,7 +150,7 @@ pub struct FaultProxy {
     state: Arc<(Mutex<State>, Condvar)>,
 }
 
-/// How late a [`Fault::Slow`] answer is.
+/// How late a [`Fault::Slow`] call is, unless set otherwise.
 pub const SLOW: Duration = Duration::from_millis(700);
 
 impl FaultProxy {
@@ -148,10 +160,12 @@ impl FaultProxy {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new((
             Mutex::new(State {
+                isolation: None,
                 schedule,
                 stats: Stats::default(),
                 victim: None,
                 killed: false,
+                slow: SLOW,
             }),
             Condvar::new(),
         ));
@@ -181,6 +195,27 @@ impl FaultProxy {
         s.killed = false;
     }
 
+    /// Isolates what goes through the proxy in accounts of its own.
+    pub fn isolate(&self, isolation: Isolation) {
+        self.state.0.lock().unwrap().isolation = Some(isolation);
+    }
+
+    /// Adds `fixture` to the isolated accounts (as `real`) unless it is one.
+    pub fn isolate_also(&self, fixture: &str, real: impl FnOnce() -> String) {
+        let mut s = self.state.0.lock().unwrap();
+        let isolation = s
+            .isolation
+            .get_or_insert_with(|| Isolation { pairs: vec![] });
+        if !isolation.pairs.iter().any(|(f, _)| f == fixture) {
+            isolation.pairs.push((fixture.to_string(), real()));
+        }
+    }
+
+    /// How long a [`Fault::Slow`] call waits before it reaches the server.
+    pub fn set_slow(&self, delay: Duration) {
+        self.state.0.lock().unwrap().slow = delay;
+    }
+
     /// The process a kill fault kills (a kill waits up to 10 s for it).
     pub fn arm(&self, pid: u32) {
         let mut s = self.state.0.lock().unwrap();
@@ -207,9 +242,13 @@ fn serve(
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client = client;
     loop {
-        let Some(request) = read_request(&mut reader)? else {
+        let Some(mut request) = read_request(&mut reader)? else {
             return Ok(());
         };
+        let isolation = shared.0.lock().unwrap().isolation.clone();
+        if let Some(i) = &isolation {
+            request.isolate(i);
+        }
         let fault = {
             let mut s = shared.0.lock().unwrap();
             s.stats.requests += 1;
@@ -254,13 +293,20 @@ fn serve(
                 return Ok(());
             }
             Some(Fault::Slow) => {
-                let answer = forward(&request, upstream)?;
-                thread::sleep(SLOW);
-                client.write_all(&answer)?;
+                let delay = shared.0.lock().unwrap().slow;
+                thread::sleep(delay);
+                client.write_all(&forward(&request, upstream)?)?;
             }
             None => client.write_all(&forward(&request, upstream)?)?,
         }
         client.flush()?;
+        if request
+            .header("connection")
+            .is_some_and(|c| c.eq_ignore_ascii_case("close"))
+        {
+            let _ = client.shutdown(Shutdown::Both);
+            return Ok(());
+        }
     }
 }
 
@@ -286,9 +332,31 @@ fn kill(shared: &(Mutex<State>, Condvar)) {
 struct Request {
     head: String,
     body: Vec<u8>,
+    isolated: Option<Isolation>,
 }
 
 impl Request {
+    fn isolate(&mut self, i: &Isolation) {
+        for (fixture, real) in &i.pairs {
+            assert_eq!(fixture.len(), real.len(), "account ids are 12 digits");
+            self.body = replace(&self.body, fixture.as_bytes(), real.as_bytes());
+            self.head = self.head.replace(fixture, real);
+        }
+        let temporary = self
+            .header("authorization")
+            .is_some_and(|a| a.contains("Credential=ASIA"));
+        if let Some((_, first)) = i.pairs.first()
+            && self.header("x-moto-account-id").is_none()
+            && !temporary
+        {
+            let mut lines: Vec<&str> = self.head.lines().collect();
+            let header = format!("x-moto-account-id: {first}");
+            lines.insert(1, &header);
+            self.head = lines.join("\r\n") + "\r\n";
+        }
+        self.isolated = Some(i.clone());
+    }
+
     fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
@@ -358,7 +426,11 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
         }
         head.push_str(&line);
     }
-    let mut request = Request { head, body: vec![] };
+    let mut request = Request {
+        head,
+        body: vec![],
+        isolated: None,
+    };
     if let Some(len) = request.header("content-length") {
         let len: usize = len
             .parse()
@@ -388,21 +460,19 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
 /// Sends `request` upstream on a fresh connection and returns the answer,
 /// re-framed with a Content-Length so the client connection stays usable.
 fn forward(request: &Request, upstream: SocketAddr) -> io::Result<Vec<u8>> {
+    let answer = forward_raw(request, upstream)?;
+    Ok(match &request.isolated {
+        Some(i) => i.pairs.iter().fold(answer, |a, (fixture, real)| {
+            replace(&a, real.as_bytes(), fixture.as_bytes())
+        }),
+        None => answer,
+    })
+}
+
+fn forward_raw(request: &Request, upstream: SocketAddr) -> io::Result<Vec<u8>> {
     let mut up = TcpStream::connect(upstream)?;
     up.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut head = String::new();
-    for (i, line) in request.head.lines().enumerate() {
-        let name = line.split(':').next().unwrap_or("").trim();
-        if i > 0
-            && ["connection", "content-length", "transfer-encoding"]
-                .iter()
-                .any(|h| name.eq_ignore_ascii_case(h))
-        {
-            continue;
-        }
-        head.push_str(line);
-        head.push_str("\r\n");
-    }
+    let mut head = unframed(&request.head);
     head.push_str(&format!(
         "Content-Length: {}\r\nConnection: close\r\n\r\n",
         request.body.len()
@@ -422,25 +492,29 @@ fn forward(request: &Request, upstream: SocketAddr) -> io::Result<Vec<u8>> {
             && l.to_ascii_lowercase().contains("chunked")
     });
     if chunked {
-        body = crate::common::moto::dechunk(&body);
+        body = super::moto::dechunk(&body);
     }
-    let mut out = String::new();
-    for (i, line) in head.lines().enumerate() {
-        let name = line.split(':').next().unwrap_or("").trim();
-        if i > 0
-            && ["connection", "content-length", "transfer-encoding"]
-                .iter()
-                .any(|h| name.eq_ignore_ascii_case(h))
-        {
-            continue;
-        }
-        out.push_str(line);
-        out.push_str("\r\n");
-    }
+    let mut out = unframed(&head);
     out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     let mut answer = out.into_bytes();
     answer.extend_from_slice(&body);
     Ok(answer)
+}
+
+/// A message head without its framing headers (the proxy frames anew).
+fn unframed(head: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in head.lines().enumerate() {
+        let name = line.split(':').next().unwrap_or("").trim();
+        let framing = ["connection", "content-length", "transfer-encoding"]
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h));
+        if i == 0 || !framing {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -448,4 +522,20 @@ fn splitmix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
+}
+
+/// `haystack` with every `from` replaced by `to` (same length or not).
+fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
 }

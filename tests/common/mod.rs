@@ -1,3 +1,4 @@
+pub mod faults;
 pub mod github;
 pub mod moto;
 pub mod repo;

@@ -1,6 +1,6 @@
-//! A real `moto_server` on a loopback port for integration tests, and a tiny
-//! std-only IAM query-API client to set up and inspect IAM independently of
-//! the code under test.
+//! A real `moto_server` on a loopback port for integration tests (one per
+//! test binary, an account per test), and IAM helpers on the AWS SDK to set
+//! up and inspect IAM independently of the code under test.
 //!
 //! ```ignore
 //! let moto = Moto::start();
@@ -17,24 +17,118 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use super::faults::{FaultProxy, Isolation, Schedule};
+
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A running `moto_server`, killed on drop. Derefs to an [`Iam`] client for
-/// moto's default account (123456789012).
-pub struct Moto {
-    child: Child,
-    iam: Iam,
+/// A running `moto_server`: one per test binary, started on first use and
+/// stopped by a watchdog when the test process ends.
+struct Server {
+    child: Mutex<Child>,
+    addr: SocketAddr,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
+static SERVER: OnceLock<Server> = OnceLock::new();
+static NEXT_ACCOUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// The account id every fixture uses (`account "prod"` in tests/common/repo.rs).
+pub const FIXTURE_ACCOUNT: &str = "123456789012";
+
+/// A test's own IAM on the binary's shared `moto_server`: a proxy in front
+/// of it puts this handle's calls (and jit's, through [`Moto::env`]) in an
+/// account of their own, showing it as [`FIXTURE_ACCOUNT`]. Tests run in
+/// parallel on one server without seeing each other. Derefs to an [`Iam`]
+/// client for that account.
+pub struct Moto {
+    proxy: FaultProxy,
+    iam: Iam,
+}
+
 impl Moto {
-    /// Starts `moto_server` on a free 127.0.0.1 port. Panics when it cannot:
-    /// tests never silently skip IAM.
+    /// A fresh account on the shared server (started on first use). Panics
+    /// when the server cannot start: tests never silently skip IAM.
     pub fn start() -> Moto {
+        let server = SERVER.get_or_init(Server::start);
+        let proxy = FaultProxy::start(server.addr, Schedule::None);
+        proxy.isolate(fresh_account());
+        let addr = proxy
+            .endpoint()
+            .trim_start_matches("http://")
+            .parse()
+            .expect("proxy address");
+        Moto {
+            proxy,
+            iam: Iam {
+                addr,
+                account: None,
+                sdk: OnceLock::new(),
+            },
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (the proxy that isolates this test).
+    pub fn endpoint(&self) -> String {
+        self.proxy.endpoint()
+    }
+
+    /// Environment for a `jit` child process: endpoint, test credentials, region.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// A client for another account (moto keeps one IAM per account id,
+    /// chosen here with moto's `x-moto-account-id` header).
+    pub fn account(&self, account_id: &str) -> Iam {
+        // That account is this test's own too.
+        self.proxy.isolate_also(account_id, fresh_id);
+        Iam {
+            addr: self.iam.addr,
+            account: Some(account_id.to_string()),
+            sdk: OnceLock::new(),
+        }
+    }
+
+    /// Forgets this test's IAM: its calls go to a fresh account from now on.
+    pub fn reset(&self) {
+        self.proxy.isolate(fresh_account());
+    }
+
+    /// What moto_server printed so far (all tests of this binary).
+    pub fn log(&self) -> String {
+        read_log(&SERVER.get().expect("server started").log)
+    }
+}
+
+fn fresh_account() -> Isolation {
+    Isolation {
+        pairs: vec![(FIXTURE_ACCOUNT.to_string(), fresh_id())],
+    }
+}
+
+/// An account id no other test of any binary running now uses.
+fn fresh_id() -> String {
+    let n = NEXT_ACCOUNT.fetch_add(1, Ordering::SeqCst);
+    format!("5{:05}{n:06}", std::process::id() % 100_000)
+}
+
+impl Server {
+    fn start() -> Server {
         let bin = std::env::var_os("JIT_MOTO_SERVER")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
@@ -67,6 +161,7 @@ impl Moto {
                 .stderr(err)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+            watch(child.id());
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             let deadline = Instant::now() + START_TIMEOUT;
             loop {
@@ -75,13 +170,9 @@ impl Moto {
                 }
                 let probe = http(addr, "GET", "/", &[], "", Duration::from_secs(2));
                 if probe.is_ok() {
-                    let iam = Iam {
+                    return Server {
+                        child: Mutex::new(child),
                         addr,
-                        account: None,
-                    };
-                    return Moto {
-                        child,
-                        iam,
                         log,
                         _dir: dir,
                     };
@@ -103,53 +194,20 @@ impl Moto {
             read_log(&log)
         );
     }
+}
 
-    /// `http://127.0.0.1:PORT`
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.iam.addr)
-    }
-
-    /// Environment for a `jit` child process: endpoint, test credentials, region.
-    pub fn env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoint()),
-            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-            ("AWS_REGION", "us-east-1".to_string()),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    /// A client for another account (moto keeps one IAM per account id,
-    /// chosen here with moto's `x-moto-account-id` header).
-    pub fn account(&self, account_id: &str) -> Iam {
-        Iam {
-            addr: self.iam.addr,
-            account: Some(account_id.to_string()),
-        }
-    }
-
-    /// Forgets all state, in every account.
-    pub fn reset(&self) {
-        let (status, body) = http(
-            self.iam.addr,
-            "POST",
-            "/moto-api/reset",
-            &[],
-            "",
-            Duration::from_secs(30),
-        )
-        .unwrap_or_else(|e| panic!("moto reset: {e}"));
-        assert!(status < 300, "moto reset: HTTP {status}: {body}");
-    }
-
-    /// What moto_server printed so far.
-    pub fn log(&self) -> String {
-        read_log(&self.log)
-    }
+/// Stops `server` once this test process is gone (statics never drop).
+fn watch(server: u32) {
+    let me = std::process::id();
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill {server} 2>/dev/null"
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }
 
 impl Deref for Moto {
@@ -161,13 +219,14 @@ impl Deref for Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = self.log();
+        if std::thread::panicking()
+            && let Some(server) = SERVER.get()
+        {
+            let log = read_log(&server.log);
             let lines: Vec<&str> = log.lines().collect();
             let tail = &lines[lines.len().saturating_sub(30)..];
             eprintln!("--- moto_server log (last lines) ---\n{}", tail.join("\n"));
+            let _ = server.child.lock().map(|mut c| c.try_wait());
         }
     }
 }
@@ -186,11 +245,13 @@ impl fmt::Display for IamError {
     }
 }
 
-/// IAM's query API over plain HTTP (moto does not check signatures). The
-/// helpers panic on any error except the "not found" that an `Option` says.
+/// IAM through the AWS SDK itself (and, for calls the helpers lack, the raw
+/// query API over plain HTTP: moto does not check signatures). The helpers
+/// panic on any error except the "not found" that an `Option` says.
 pub struct Iam {
     addr: SocketAddr,
     account: Option<String>,
+    sdk: OnceLock<aws_sdk_iam::Client>,
 }
 
 impl Iam {
@@ -238,155 +299,286 @@ impl Iam {
         }
     }
 
-    fn ok(&self, action: &str, params: &[(&str, &str)]) -> String {
-        self.call(action, params)
-            .unwrap_or_else(|e| panic!("IAM {action} {params:?}: {e}"))
-    }
-
-    /// `None` when IAM answers NoSuchEntity.
-    fn found(&self, action: &str, params: &[(&str, &str)]) -> Option<String> {
-        match self.call(action, params) {
-            Ok(xml) => Some(xml),
-            Err(e) if e.code == "NoSuchEntity" => None,
-            Err(e) => panic!("IAM {action} {params:?}: {e}"),
-        }
+    /// The AWS SDK's IAM client for this account (built once per client).
+    fn sdk(&self) -> &aws_sdk_iam::Client {
+        self.sdk.get_or_init(|| {
+            let mut conf = aws_sdk_iam::Config::builder()
+                .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+                .endpoint_url(format!("http://{}", self.addr))
+                .region(aws_sdk_iam::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ));
+            if let Some(account) = &self.account {
+                conf = conf.interceptor(AccountHeader(account.clone()));
+            }
+            aws_sdk_iam::Client::from_conf(conf.build())
+        })
     }
 
     /// Creates a user; returns its ARN.
     pub fn create_user(&self, name: &str) -> String {
-        let xml = self.ok("CreateUser", &[("UserName", name)]);
-        xml_text(&xml, "Arn").expect("Arn in CreateUser response")
+        let out = sdk_ok(
+            "CreateUser",
+            self.sdk().create_user().user_name(name).send(),
+        );
+        out.user().expect("user in CreateUser").arn().to_string()
     }
 
     /// Creates a role with the given trust policy; returns its ARN.
     pub fn create_role(&self, name: &str, trust_doc_json: &str) -> String {
-        let xml = self.ok(
-            "CreateRole",
-            &[
-                ("RoleName", name),
-                ("AssumeRolePolicyDocument", trust_doc_json),
-            ],
-        );
-        xml_text(&xml, "Arn").expect("Arn in CreateRole response")
+        let call = self
+            .sdk()
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust_doc_json)
+            .send();
+        sdk_ok("CreateRole", call)
+            .role()
+            .expect("role in CreateRole")
+            .arn()
+            .to_string()
+    }
+
+    fn role(&self, role: &str) -> aws_sdk_iam::types::Role {
+        let out = sdk_ok("GetRole", self.sdk().get_role().role_name(role).send());
+        out.role().expect("role in GetRole").clone()
     }
 
     /// The role's unique id (`AROA...`), as used in `aws:userid`.
     pub fn role_id(&self, role: &str) -> String {
-        let xml = self.ok("GetRole", &[("RoleName", role)]);
-        xml_text(&xml, "RoleId").expect("RoleId in GetRole response")
+        self.role(role).role_id().to_string()
     }
 
     /// The role's trust policy, decoded.
     pub fn get_role_trust_policy(&self, role: &str) -> String {
-        let xml = self.ok("GetRole", &[("RoleName", role)]);
-        decode_doc(&xml_text(&xml, "AssumeRolePolicyDocument").expect("trust policy in GetRole"))
+        decode_doc(
+            self.role(role)
+                .assume_role_policy_document()
+                .expect("trust policy in GetRole"),
+        )
     }
 
     pub fn update_assume_role_policy(&self, role: &str, doc: &str) {
-        self.ok(
-            "UpdateAssumeRolePolicy",
-            &[("RoleName", role), ("PolicyDocument", doc)],
-        );
+        let call = self
+            .sdk()
+            .update_assume_role_policy()
+            .role_name(role)
+            .policy_document(doc)
+            .send();
+        sdk_ok("UpdateAssumeRolePolicy", call);
     }
 
     pub fn put_user_policy(&self, user: &str, name: &str, doc: &str) {
-        self.ok(
-            "PutUserPolicy",
-            &[
-                ("UserName", user),
-                ("PolicyName", name),
-                ("PolicyDocument", doc),
-            ],
-        );
+        let call = self
+            .sdk()
+            .put_user_policy()
+            .user_name(user)
+            .policy_name(name)
+            .policy_document(doc)
+            .send();
+        sdk_ok("PutUserPolicy", call);
     }
 
     /// The inline policy's JSON document, or `None` if there is none.
     pub fn get_user_policy(&self, user: &str, name: &str) -> Option<String> {
-        let xml = self.found("GetUserPolicy", &[("UserName", user), ("PolicyName", name)])?;
-        Some(decode_doc(&xml_text(&xml, "PolicyDocument")?))
+        let call = self
+            .sdk()
+            .get_user_policy()
+            .user_name(user)
+            .policy_name(name)
+            .send();
+        sdk_found("GetUserPolicy", call).map(|o| decode_doc(o.policy_document()))
     }
 
     pub fn list_user_policies(&self, user: &str) -> Vec<String> {
-        let xml = self.ok("ListUserPolicies", &[("UserName", user)]);
-        sorted(xml_members(&xml, "PolicyNames"))
+        let call = self.sdk().list_user_policies().user_name(user).send();
+        sorted(sdk_ok("ListUserPolicies", call).policy_names().to_vec())
     }
 
     pub fn delete_user_policy(&self, user: &str, name: &str) {
-        self.ok(
-            "DeleteUserPolicy",
-            &[("UserName", user), ("PolicyName", name)],
-        );
+        let call = self
+            .sdk()
+            .delete_user_policy()
+            .user_name(user)
+            .policy_name(name)
+            .send();
+        sdk_ok("DeleteUserPolicy", call);
     }
 
     pub fn put_role_policy(&self, role: &str, name: &str, doc: &str) {
-        self.ok(
-            "PutRolePolicy",
-            &[
-                ("RoleName", role),
-                ("PolicyName", name),
-                ("PolicyDocument", doc),
-            ],
-        );
+        let call = self
+            .sdk()
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .policy_document(doc)
+            .send();
+        sdk_ok("PutRolePolicy", call);
     }
 
     pub fn get_role_policy(&self, role: &str, name: &str) -> Option<String> {
-        let xml = self.found("GetRolePolicy", &[("RoleName", role), ("PolicyName", name)])?;
-        Some(decode_doc(&xml_text(&xml, "PolicyDocument")?))
+        let call = self
+            .sdk()
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send();
+        sdk_found("GetRolePolicy", call).map(|o| decode_doc(o.policy_document()))
     }
 
     pub fn list_role_policies(&self, role: &str) -> Vec<String> {
-        let xml = self.ok("ListRolePolicies", &[("RoleName", role)]);
-        sorted(xml_members(&xml, "PolicyNames"))
+        let call = self.sdk().list_role_policies().role_name(role).send();
+        sorted(sdk_ok("ListRolePolicies", call).policy_names().to_vec())
     }
 
     pub fn delete_role_policy(&self, role: &str, name: &str) {
-        self.ok(
-            "DeleteRolePolicy",
-            &[("RoleName", role), ("PolicyName", name)],
-        );
+        let call = self
+            .sdk()
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send();
+        sdk_ok("DeleteRolePolicy", call);
     }
 
     /// Creates a customer-managed policy; returns its ARN.
     pub fn create_policy(&self, name: &str, path: &str, doc: &str) -> String {
-        let xml = self.ok(
-            "CreatePolicy",
-            &[
-                ("PolicyName", name),
-                ("Path", path),
-                ("PolicyDocument", doc),
-            ],
-        );
-        xml_text(&xml, "Arn").expect("Arn in CreatePolicy response")
+        let call = self
+            .sdk()
+            .create_policy()
+            .policy_name(name)
+            .path(path)
+            .policy_document(doc)
+            .send();
+        let out = sdk_ok("CreatePolicy", call);
+        out.policy()
+            .and_then(|p| p.arn())
+            .expect("Arn in CreatePolicy")
+            .to_string()
     }
 
     /// The default version's JSON document, or `None` if there is no such policy.
     pub fn get_policy_document(&self, arn: &str) -> Option<String> {
-        let xml = self.found("GetPolicy", &[("PolicyArn", arn)])?;
-        let version = xml_text(&xml, "DefaultVersionId")?;
-        let xml = self.found(
-            "GetPolicyVersion",
-            &[("PolicyArn", arn), ("VersionId", &version)],
-        )?;
-        Some(decode_doc(&xml_text(&xml, "Document")?))
+        let policy = sdk_found("GetPolicy", self.sdk().get_policy().policy_arn(arn).send())?;
+        let version = policy.policy()?.default_version_id()?.to_string();
+        let call = self
+            .sdk()
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send();
+        let out = sdk_found("GetPolicyVersion", call)?;
+        Some(decode_doc(out.policy_version()?.document()?))
     }
 
     pub fn attach_user_policy(&self, user: &str, arn: &str) {
-        self.ok(
-            "AttachUserPolicy",
-            &[("UserName", user), ("PolicyArn", arn)],
-        );
+        let call = self
+            .sdk()
+            .attach_user_policy()
+            .user_name(user)
+            .policy_arn(arn)
+            .send();
+        sdk_ok("AttachUserPolicy", call);
     }
 
     /// ARNs of the managed policies attached to the user.
     pub fn list_attached_user_policies(&self, user: &str) -> Vec<String> {
-        let xml = self.ok("ListAttachedUserPolicies", &[("UserName", user)]);
-        sorted(xml_all(&xml, "PolicyArn"))
+        let call = self
+            .sdk()
+            .list_attached_user_policies()
+            .user_name(user)
+            .send();
+        let out = sdk_ok("ListAttachedUserPolicies", call);
+        sorted(
+            out.attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_string))
+                .collect(),
+        )
     }
 
     /// ARNs of the managed policies attached to the role.
     pub fn list_attached_role_policies(&self, role: &str) -> Vec<String> {
-        let xml = self.ok("ListAttachedRolePolicies", &[("RoleName", role)]);
-        sorted(xml_all(&xml, "PolicyArn"))
+        let call = self
+            .sdk()
+            .list_attached_role_policies()
+            .role_name(role)
+            .send();
+        let out = sdk_ok("ListAttachedRolePolicies", call);
+        sorted(
+            out.attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_string))
+                .collect(),
+        )
+    }
+}
+
+/// The runtime the SDK helpers run on (tests call them from plain threads).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime for the IAM helpers")
+    })
+}
+
+/// Runs an SDK call; panics on any error.
+fn sdk_ok<T, E: std::error::Error + Send + Sync + 'static>(
+    action: &str,
+    call: impl std::future::Future<Output = Result<T, aws_sdk_iam::error::SdkError<E>>>,
+) -> T {
+    runtime().block_on(call).unwrap_or_else(|e| {
+        panic!(
+            "IAM {action}: {}",
+            aws_sdk_iam::error::DisplayErrorContext(e)
+        )
+    })
+}
+
+/// Runs an SDK call; `None` when IAM answers NoSuchEntity, panics otherwise.
+fn sdk_found<T, E>(
+    action: &str,
+    call: impl std::future::Future<Output = Result<T, aws_sdk_iam::error::SdkError<E>>>,
+) -> Option<T>
+where
+    E: std::error::Error + aws_sdk_iam::error::ProvideErrorMetadata + Send + Sync + 'static,
+{
+    use aws_sdk_iam::error::ProvideErrorMetadata;
+    match runtime().block_on(call) {
+        Ok(out) => Some(out),
+        Err(e) if e.code() == Some("NoSuchEntity") => None,
+        Err(e) => panic!(
+            "IAM {action}: {}",
+            aws_sdk_iam::error::DisplayErrorContext(e)
+        ),
+    }
+}
+
+/// Sends moto's `x-moto-account-id` header with every call.
+#[derive(Debug)]
+struct AccountHeader(String);
+
+impl aws_sdk_iam::config::Intercept for AccountHeader {
+    fn name(&self) -> &'static str {
+        "AccountHeader"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_iam::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _: &aws_sdk_iam::config::RuntimeComponents,
+        _: &mut aws_sdk_iam::config::ConfigBag,
+    ) -> Result<(), aws_sdk_iam::error::BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0.clone());
+        Ok(())
     }
 }
 
