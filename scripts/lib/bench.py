@@ -87,17 +87,20 @@ def env_for(port):
             "AWS_REGION": "us-east-1", "RUST_LOG": "error", "NO_COLOR": "1"}
 
 
-def run(args, env=None, cwd=None):
+def run(args, env=None, cwd=None, keep=True):
     """Runs a command to its end: (wall seconds, peak RSS KiB, stdout). A jit
-    run's peak RSS counts towards peak_rss_mb."""
+    run's peak RSS counts towards peak_rss_mb. With keep=False the output is
+    dropped: a child's ru_maxrss includes what this process held when it
+    forked, so holding 200 MB of audit JSON here would count as jit's."""
     global peak_kib, peak_of
     t = time.monotonic()
     # stderr goes to a file: two pipes read one after the other would block
     # a child that fills the second (apply reports every write on stderr).
     with tempfile.TemporaryFile() as err_file:
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err_file, env=env, cwd=cwd)
+        p = subprocess.Popen(args, stdout=subprocess.PIPE if keep else subprocess.DEVNULL,
+                             stderr=err_file, env=env, cwd=cwd)
         out_chunks = []
-        while True:
+        while keep:
             chunk = p.stdout.read(1 << 20)
             if not chunk:
                 break
@@ -127,12 +130,12 @@ def median_of(args, env=None, runs=RUNS):
 
 def paired(a, b, env=None, runs=RUNS):
     """A and B in turn, after a warm-up of each: medians of each, and the median ratio A/B."""
-    run(a, env)
-    run(b, env)
+    run(a, env, keep=False)
+    run(b, env, keep=False)
     wa, wb, ratios = [], [], []
     for _ in range(runs):
-        x, _, _ = run(a, env)
-        y, _, _ = run(b, env)
+        x, _, _ = run(a, env, keep=False)
+        y, _, _ = run(b, env, keep=False)
         wa.append(x)
         wb.append(y)
         ratios.append(x / y)
