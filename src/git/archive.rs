@@ -257,6 +257,20 @@ pub fn unpushed(repo: &Repository, branch: &str) -> bool {
     }
 }
 
+/// Fetches origin's branch `branch` into the ref `into`; `Ok(false)` when
+/// origin has no such branch (yet).
+pub(crate) fn fetch_branch(dir: &Path, branch: &str, into: &str) -> anyhow::Result<bool> {
+    let spec = format!("+refs/heads/{branch}:{into}");
+    match git(
+        dir,
+        &["fetch", "--quiet", "--no-write-fetch-head", "origin", &spec],
+    ) {
+        Ok(_) => Ok(true),
+        Err(e) if format!("{e:#}").contains("couldn't find remote ref") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// How many commits origin's `branch` has that the local branch lacks,
 /// fetched now (0 when origin has no such branch).
 pub fn origin_ahead(repo: &Repository, branch: &str) -> anyhow::Result<usize> {
@@ -264,14 +278,14 @@ pub fn origin_ahead(repo: &Repository, branch: &str) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let dir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
-    let spec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
-    match git(&dir, &["fetch", "--quiet", "origin", &spec]) {
-        Ok(_) => {}
-        Err(e) if format!("{e:#}").contains("couldn't find remote ref") => return Ok(0),
-        Err(e) => return Err(e.context(format!("fetching {branch} from origin"))),
+    let remote_ref = format!("refs/remotes/origin/{branch}");
+    if !fetch_branch(&dir, branch, &remote_ref)
+        .with_context(|| format!("fetching {branch} from origin"))?
+    {
+        return Ok(0);
     }
     let local = repo.refname_to_id(&format!("refs/heads/{branch}"))?;
-    let remote = repo.refname_to_id(&format!("refs/remotes/origin/{branch}"))?;
+    let remote = repo.refname_to_id(&remote_ref)?;
     Ok(repo.graph_ahead_behind(local, remote)?.1)
 }
 

@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use git2::{FileMode, Oid, Repository, Signature, Time};
 
-use super::archive::{git, is_rejected};
+use super::archive::{fetch_branch, git, is_rejected};
 use crate::config::Bot;
 
 /// The local branch holding the records.
@@ -167,15 +167,7 @@ pub fn fetch(repo: &Repository) -> anyhow::Result<()> {
     if repo.find_remote("origin").is_err() {
         return Ok(());
     }
-    let spec = format!("+refs/heads/{BRANCH}:{REMOTE}");
-    match git(
-        &dir(repo),
-        &["fetch", "--quiet", "--no-write-fetch-head", "origin", &spec],
-    ) {
-        Ok(_) => Ok(()),
-        Err(e) if format!("{e:#}").contains("couldn't find remote ref") => Ok(()),
-        Err(e) => Err(e),
-    }
+    fetch_branch(&dir(repo), BRANCH, REMOTE).map(|_| ())
 }
 
 /// Whether the local records hold some that origin (as last fetched) lacks.

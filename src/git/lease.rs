@@ -23,7 +23,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use git2::{Oid, Repository, Signature};
 
-use super::archive::{git, is_rejected};
+use super::archive::{fetch_branch, git, is_rejected};
 
 /// The branch on origin that holds the lease.
 pub const BRANCH: &str = "jit-lock";
@@ -218,23 +218,15 @@ pub fn free(state: &State, now: DateTime<Utc>) -> bool {
 }
 
 fn fetch(dir: &Path) -> anyhow::Result<()> {
-    let spec = format!("+refs/heads/{BRANCH}:{REMOTE}");
-    match git(
-        dir,
-        &["fetch", "--quiet", "--no-write-fetch-head", "origin", &spec],
-    ) {
-        Ok(_) => Ok(()),
-        Err(e) if format!("{e:#}").contains("couldn't find remote ref") => {
-            // No lease yet; forget a stale local copy of a deleted one.
-            if let Ok(repo) = Repository::open(dir)
-                && let Ok(mut r) = repo.find_reference(REMOTE)
-            {
-                let _ = r.delete();
-            }
-            Ok(())
+    if !fetch_branch(dir, BRANCH, REMOTE).context("fetching the lease")? {
+        // No lease yet; forget a stale local copy of a deleted one.
+        if let Ok(repo) = Repository::open(dir)
+            && let Ok(mut r) = repo.find_reference(REMOTE)
+        {
+            let _ = r.delete();
         }
-        Err(e) => Err(e.context("fetching the lease")),
     }
+    Ok(())
 }
 
 /// Pushes `next` as origin's lease (fast-forward only: the compare-and-swap).

@@ -149,15 +149,10 @@ fn dir(repo: &Repository) -> std::path::PathBuf {
 /// Fetches origin's records (best effort) and reads the local and remote
 /// ones, merged.
 pub fn load(repo: &Repository) -> anyhow::Result<Ledger> {
-    if repo.find_remote("origin").is_ok() {
-        let spec = format!("+refs/heads/{BRANCH}:{REMOTE}");
-        if let Err(e) = git(
-            &dir(repo),
-            &["fetch", "--quiet", "--no-write-fetch-head", "origin", &spec],
-        ) && !format!("{e:#}").contains("couldn't find remote ref")
-        {
-            log::warn!("could not fetch origin's {BRANCH}: {e:#}");
-        }
+    if repo.find_remote("origin").is_ok()
+        && let Err(e) = crate::git::archive::fetch_branch(&dir(repo), BRANCH, REMOTE)
+    {
+        log::warn!("could not fetch origin's {BRANCH}: {e:#}");
     }
     let mut out = Ledger::default();
     for name in [LOCAL, REMOTE] {
