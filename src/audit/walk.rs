@@ -647,7 +647,7 @@ mod tests {
 
     fn streamed(dir: &std::path::Path, now: DateTime<Utc>) -> Vec<Event> {
         let repo = Repository::open(dir).unwrap();
-        let (replayed, _) = history::follow_branch(&repo).unwrap();
+        let (replayed, _) = history::follow_branch(&repo, history::Times::Read).unwrap();
         let mut out = Vec::new();
         stream(&repo, replayed, now, &mut |e| {
             out.push(e);
@@ -659,7 +659,7 @@ mod tests {
 
     fn sorted(dir: &std::path::Path, now: DateTime<Utc>) -> Vec<Event> {
         let repo = Repository::open(dir).unwrap();
-        let (replayed, _) = history::follow_branch(&repo).unwrap();
+        let (replayed, _) = history::follow_branch(&repo, history::Times::Read).unwrap();
         super::super::events(&read(&repo, replayed).unwrap(), now)
     }
 

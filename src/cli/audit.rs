@@ -103,8 +103,9 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         request: args.request.clone(),
     };
     let repo = git::open(&ctx.dir)?;
-    // The branch plan follows (approved switches only), read the same way.
-    let (replayed, _) = git::history::follow_branch(&repo)?;
+    // The branch plan follows (approved switches only), read the same way,
+    // with the commit times the streaming order needs.
+    let (replayed, _) = git::history::follow_branch(&repo, git::history::Times::Read)?;
     let now = ctx.now;
 
     let wants_report = args.report.is_some() || args.format == Format::Markdown;

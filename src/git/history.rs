@@ -89,7 +89,19 @@ pub struct Link {
     /// A lower bound (unix seconds) of every time the commit records: its
     /// author and commit times and any `Jit-Granted` trailer. What a
     /// streaming reader must still expect from commits not read yet.
+    /// `i64::MIN` (no bound) unless the chain was read with
+    /// [`Times::Read`].
     pub earliest: i64,
+}
+
+/// Whether [`read_chain`] reads each commit's times into [`Link::earliest`].
+/// Only the streaming audit orders by them; scanning every commit message
+/// for `Jit-Granted` trailers is most of what an archived history costs a
+/// plan, so the others skip it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    Read,
+    Skip,
 }
 
 /// Reads the branch jit should follow, starting from the checked-out one,
@@ -97,7 +109,7 @@ pub struct Link {
 /// contains the approving commit. An unusable switch is reported and jit
 /// stays where it is.
 pub fn read_branch(repo: &Repository) -> anyhow::Result<Snapshot> {
-    let (replayed, refused) = follow_branch(repo)?;
+    let (replayed, refused) = follow_branch(repo, Times::Skip)?;
     let mut snapshot = finish(repo, replayed)?;
     snapshot.unapproved.extend(refused);
     Ok(snapshot)
@@ -114,8 +126,13 @@ pub struct Replayed {
 }
 
 /// Reads `branch`'s chain up to `head` and replays its definitions.
-pub fn replay_branch(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Replayed> {
-    let chain = read_chain(repo, head)?;
+pub fn replay_branch(
+    repo: &Repository,
+    branch: &str,
+    head: Oid,
+    times: Times,
+) -> anyhow::Result<Replayed> {
+    let chain = read_chain(repo, head, times)?;
     let mut approvals = Approvals::default();
     let defs = walk_definitions(repo, &chain, &mut approvals)?;
     log::debug!(
@@ -135,9 +152,12 @@ pub fn replay_branch(repo: &Repository, branch: &str, head: Oid) -> anyhow::Resu
 
 /// The branch jit follows (see [`read_branch`]), replayed, and the switch
 /// that did not take effect, if one did not.
-pub fn follow_branch(repo: &Repository) -> anyhow::Result<(Replayed, Option<UnapprovedChange>)> {
+pub fn follow_branch(
+    repo: &Repository,
+    times: Times,
+) -> anyhow::Result<(Replayed, Option<UnapprovedChange>)> {
     let (start, head) = super::start_branch(repo)?;
-    let mut replayed = replay_branch(repo, &start, head)?;
+    let mut replayed = replay_branch(repo, &start, head, times)?;
     let mut visited = vec![start];
     loop {
         let wanted = replayed.defs.effective.settings.branch.clone();
@@ -160,7 +180,7 @@ pub fn follow_branch(repo: &Repository) -> anyhow::Result<(Replayed, Option<Unap
         match usable {
             Ok(tip) => {
                 visited.push(wanted.clone());
-                replayed = replay_branch(repo, &wanted, tip)?;
+                replayed = replay_branch(repo, &wanted, tip, times)?;
             }
             Err(why) => {
                 log::warn!("staying on {}: {why}", replayed.branch);
@@ -180,7 +200,7 @@ pub fn follow_branch(repo: &Repository) -> anyhow::Result<(Replayed, Option<Unap
 
 /// Reads the snapshot at `head` of `branch`.
 pub fn read(repo: &Repository, branch: &str, head: Oid) -> anyhow::Result<Snapshot> {
-    finish(repo, replay_branch(repo, branch, head)?)
+    finish(repo, replay_branch(repo, branch, head, Times::Skip)?)
 }
 
 /// Reads the requests along a replayed branch, and the files at its head.
@@ -274,7 +294,7 @@ fn finish(repo: &Repository, replayed: Replayed) -> anyhow::Result<Snapshot> {
 /// The first-parent chain from the root to `head`, oldest first, with what
 /// decides whether a commit needs reading. One tree read per commit; only
 /// ids are held, never commits or trees.
-pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
+pub fn read_chain(repo: &Repository, head: Oid, times: Times) -> anyhow::Result<Vec<Link>> {
     // Commits and root trees are read in place from the object store, as
     // `git log` does: nothing is parsed beyond the lines and entries needed.
     // Newest first: each commit's definitions are compared with its parent's
@@ -285,7 +305,7 @@ pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
     let mut next = Some(head);
     while let Some(oid) = next {
         let (tree, parent, earliest) =
-            commit_header(&odb, oid).context("walking the branch's history")?;
+            commit_header(&odb, oid, times).context("walking the branch's history")?;
         let tree = RawTree::from_odb(&odb, tree).context("walking the branch's history")?;
         let (mut requests, mut archive, mut fingerprint) = (None, None, Vec::new());
         for e in tree.entries() {
@@ -317,8 +337,12 @@ pub fn read_chain(repo: &Repository, head: Oid) -> anyhow::Result<Vec<Link>> {
 }
 
 /// A commit's tree, first parent, and the earliest time it records (see
-/// [`Link::earliest`]), from its raw bytes.
-fn commit_header(odb: &git2::Odb, oid: Oid) -> anyhow::Result<(Oid, Option<Oid>, i64)> {
+/// [`Link::earliest`]; `i64::MIN` with [`Times::Skip`]), from its raw bytes.
+fn commit_header(
+    odb: &git2::Odb,
+    oid: Oid,
+    times: Times,
+) -> anyhow::Result<(Oid, Option<Oid>, i64)> {
     let object = odb.read(oid)?;
     anyhow::ensure!(
         object.kind() == ObjectType::Commit,
@@ -347,6 +371,11 @@ fn commit_header(odb: &git2::Odb, oid: Oid) -> anyhow::Result<(Oid, Option<Oid>,
             tree = hex(rest);
         } else if let Some(rest) = line.strip_prefix(b"parent ") {
             parent = parent.or(hex(rest));
+        } else if times == Times::Skip {
+            // The header's other lines (and the message) are for the times.
+            if tree.is_some() && parent.is_some() {
+                break;
+            }
         } else if let Some(rest) = line.strip_prefix(b"author ") {
             author = author.or(Some(signature_time(rest)));
         } else if let Some(rest) = line.strip_prefix(b"committer ") {
@@ -354,6 +383,9 @@ fn commit_header(odb: &git2::Odb, oid: Oid) -> anyhow::Result<(Oid, Option<Oid>,
         }
     }
     let tree = tree.with_context(|| format!("commit {oid} names no tree"))?;
+    if times == Times::Skip {
+        return Ok((tree, parent, i64::MIN));
+    }
     let mut earliest = author
         .flatten()
         .unwrap_or(i64::MIN)
