@@ -822,9 +822,9 @@ fn fuzz_findings_stay_fixed() {
 
 /// An operand that fails to parse after a chain of binary operations
 /// (`9 % 9 % {`, the file ending before the object closes) used to be
-/// parsed again at every nesting level, doubling the work per level: hcl-edit 0.10.0 took
-/// 12 s in release for 24 levels, and the fuzzer's 527-byte input (in
-/// fuzz/regressions/fmt/) 1.2 s. jit builds a patched hcl-edit
+/// parsed again at every nesting level, doubling the work per level:
+/// hcl-edit 0.10.0 took 12 s in release for 24 levels, and the fuzzer's
+/// 527-byte input (in fuzz/regressions/fmt/) 1.2 s. jit builds a patched hcl-edit
 /// (vendor/README.md). At 40 levels the unpatched parser would run for
 /// days; the deadline turns that into a failure instead of a stuck suite.
 #[test]

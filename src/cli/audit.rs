@@ -103,13 +103,19 @@ pub fn run(ctx: &Ctx, ui: &Ui, args: Args) -> anyhow::Result<Outcome> {
         request: args.request.clone(),
     };
     let repo = git::open(&ctx.dir)?;
-    // The branch plan follows (approved switches only), read the same way,
-    // with the commit times the streaming order needs.
-    let (replayed, _) = git::history::follow_branch(&repo, git::history::Times::Read)?;
+    let wants_report = args.report.is_some() || args.format == Format::Markdown;
+    let streams = !args.verify && !wants_report;
+    // The branch plan follows (approved switches only), read the same way;
+    // only the stream orders by commit times as it goes.
+    let times = if streams {
+        git::history::Times::Read
+    } else {
+        git::history::Times::Skip
+    };
+    let (replayed, _) = git::history::follow_branch(&repo, times)?;
     let now = ctx.now;
 
-    let wants_report = args.report.is_some() || args.format == Format::Markdown;
-    if !args.verify && !wants_report {
+    if streams {
         return events(&repo, replayed, now, &filter, args.format, ui);
     }
     let history = audit::walk::read(&repo, replayed)?;
