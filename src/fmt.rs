@@ -38,12 +38,13 @@ pub fn format(path: &str, text: &str) -> Result<String, Diagnostic> {
         .filter_map(|s| s.span())
         .filter_map(|span| span.end.checked_sub(1))
         .collect();
-    // Where each heredoc ends, as the parser found it: the lexer copies a
-    // heredoc verbatim and must agree with HCL on its end (fuzzing found
-    // bodies a hand-written scan misread).
-    let mut heredocs = Heredocs::default();
-    hcl_edit::visit::Visit::visit_body(&mut heredocs, &body);
-    let out = layout(text, &block_ends, &heredocs.ends);
+    // Where each heredoc and quoted string ends, as the parser found it:
+    // the lexer copies them verbatim and must agree with HCL on their ends
+    // (fuzzing found heredoc bodies, and strings whose interpolations hold
+    // strings, comments and heredocs, that a hand-written scan misread).
+    let mut verbatim = Verbatim::default();
+    hcl_edit::visit::Visit::visit_body(&mut verbatim, &body);
+    let out = layout(text, &block_ends, &verbatim.ends);
     let unchanged = match (hcl::parse(text), hcl::parse(&out)) {
         (Ok(before), Ok(after)) => before == after,
         _ => false,
@@ -58,18 +59,35 @@ pub fn format(path: &str, text: &str) -> Result<String, Diagnostic> {
     Ok(out)
 }
 
-/// The span of every heredoc in a body: start -> end.
+/// The span of every heredoc and quoted string in a body: start -> end.
+/// Nested ones (a string in an interpolation) are recorded too; the lexer
+/// only looks up where a token starts, so the outermost one wins.
 #[derive(Default)]
-struct Heredocs {
+struct Verbatim {
     ends: BTreeMap<usize, usize>,
 }
 
-impl hcl_edit::visit::Visit for Heredocs {
-    fn visit_heredoc_template(&mut self, node: &hcl_edit::template::HeredocTemplate) {
-        if let Some(span) = node.span() {
+impl Verbatim {
+    fn add(&mut self, span: Option<std::ops::Range<usize>>) {
+        if let Some(span) = span {
             self.ends.insert(span.start, span.end);
         }
+    }
+}
+
+impl hcl_edit::visit::Visit for Verbatim {
+    fn visit_heredoc_template(&mut self, node: &hcl_edit::template::HeredocTemplate) {
+        self.add(node.span());
         hcl_edit::visit::visit_heredoc_template(self, node);
+    }
+
+    fn visit_string_template(&mut self, node: &hcl_edit::template::StringTemplate) {
+        self.add(node.span());
+        hcl_edit::visit::visit_string_template(self, node);
+    }
+
+    fn visit_string(&mut self, node: &hcl_edit::Decorated<String>) {
+        self.add(node.span());
     }
 }
 
@@ -125,9 +143,11 @@ impl Token<'_> {
 
 /// Splits HCL text into tokens, dropping spaces and tabs. The input has
 /// already parsed, so this only needs to find token boundaries.
-fn lex<'a>(src: &'a str, heredocs: &BTreeMap<usize, usize>) -> Vec<Token<'a>> {
+fn lex<'a>(src: &'a str, verbatim: &BTreeMap<usize, usize>) -> Vec<Token<'a>> {
     let b = src.as_bytes();
     let at = |i: usize| b.get(i).copied().unwrap_or(0);
+    let parsed_end =
+        |i: usize| (verbatim.get(&i).copied()).filter(|&end| end > i && src.is_char_boundary(end));
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
@@ -164,15 +184,11 @@ fn lex<'a>(src: &'a str, heredocs: &BTreeMap<usize, usize>) -> Vec<Token<'a>> {
                 Kind::BlockComment
             }
             b'"' => {
-                i = scan_string(b, i);
+                i = parsed_end(i).unwrap_or_else(|| scan_string(b, i));
                 Kind::Str
             }
             b'<' if at(i + 1) == b'<' => {
-                i = heredocs
-                    .get(&i)
-                    .copied()
-                    .filter(|&end| end > i && src.is_char_boundary(end))
-                    .unwrap_or_else(|| scan_heredoc(src, i));
+                i = parsed_end(i).unwrap_or_else(|| scan_heredoc(src, i));
                 Kind::Heredoc
             }
             b'0'..=b'9' => {
@@ -427,10 +443,10 @@ fn width(s: &str) -> usize {
 }
 
 /// Re-spaces `src`: indentation, token spacing, alignment and blank lines.
-fn layout(src: &str, block_ends: &BTreeSet<usize>, heredocs: &BTreeMap<usize, usize>) -> String {
+fn layout(src: &str, block_ends: &BTreeSet<usize>, verbatim: &BTreeMap<usize, usize>) -> String {
     let mut lines: Vec<Line> = Vec::new();
     let mut current = Vec::new();
-    for t in lex(src, heredocs) {
+    for t in lex(src, verbatim) {
         if t.kind == Kind::Newline {
             lines.push(Line::new(std::mem::take(&mut current)));
         } else {
@@ -601,6 +617,18 @@ mod tests {
         let once = fmt(text);
         assert_eq!(fmt(&once), once);
         assert_eq!(once, "user \"a\" {\n  email = \"a@x\"\n}\n");
+    }
+
+    /// Fuzzing regression (fuzz/regressions/fmt/crash-c33a586d…): a `"`
+    /// in a comment inside an interpolation made the lexer's own scan run
+    /// the string to the end of the file, newlines and all, so every pass
+    /// added a blank line at the end. String ends now come from the parser.
+    #[test]
+    fn a_quote_in_a_comment_inside_an_interpolation_ends_nothing() {
+        let text = "a = \"${ 1 /* \" */ }\"\nb   = 2\n\n\n";
+        let once = fmt(text);
+        assert_eq!(once, "a = \"${ 1 /* \" */ }\"\nb = 2\n");
+        assert_eq!(fmt(&once), once);
     }
 
     /// Fuzzing regression (fuzz/artifacts/fmt/crash-e8b8207d…): a blank
