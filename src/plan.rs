@@ -404,6 +404,30 @@ fn identity_center_grant(
     Ok((target, account, doc))
 }
 
+/// The account (by id) a request's grant lands in, as [`grant_for`] places
+/// it: the contract's account for identity_center, the `role_arn`'s for
+/// assume_role, the requester's principal's otherwise. `None` when the
+/// definitions do not say (such a request is never granted).
+pub fn grant_account(
+    defs: &Definitions,
+    contract: &Contract,
+    user: &crate::config::User,
+) -> Option<String> {
+    match contract.mode {
+        Mode::IdentityCenter => validate::contract_account(defs, contract).ok(),
+        Mode::AssumeRole => contract
+            .role_arn
+            .as_deref()
+            .and_then(parse_principal_arn)
+            .filter(|p| p.kind == PrincipalKind::Role)
+            .map(|p| p.account),
+        Mode::InlinePolicy | Mode::ManagedPolicy => {
+            parse_principal_arn(&user.aws).map(|p| p.account)
+        }
+        Mode::Unknown => None,
+    }
+}
+
 fn grant_for(
     defs: &Definitions,
     contract: &Contract,
@@ -1247,7 +1271,17 @@ pub fn plan_with_identity_center(
             Standing::Active(start, end) | Standing::Ended(start, end) => (start, end),
         };
         let contract = &defs.contracts[&req.contract];
-        match grant_for(defs, contract, record, (start, end), now, ic) {
+        let granted = grant_for(defs, contract, record, (start, end), now, ic);
+        if let Ok(g) = &granted {
+            // Every test that plans a grant checks that status (and its
+            // --account filter) places it where plan does.
+            debug_assert_eq!(
+                grant_account(defs, contract, &defs.users[&req.requester]).as_deref(),
+                Some(g.account.as_str()),
+                "grant_account disagrees with grant_for"
+            );
+        }
+        match granted {
             Err(e) => errors.push(format!("{}: {e}", req.name)),
             Ok(grant) if now >= end => {
                 ended.insert(req.name.clone());

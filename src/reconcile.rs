@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use git2::Repository;
 use serde_json::Value;
 
-use crate::config::Account;
+use crate::config::{Account, Definitions};
 use crate::git::{self, endings, endings::Endings, history::Snapshot};
 use crate::iam::{AccountState, Cloud};
 use crate::plan::{self, Action, Plan};
@@ -51,6 +51,29 @@ pub struct Scope {
     pub parallelism: usize,
 }
 
+impl Scope {
+    /// The ids of the accounts `--account` names (`None`: every account).
+    /// A name the approved definitions do not declare is an error.
+    pub fn ids(&self, defs: &Definitions) -> anyhow::Result<Option<BTreeSet<String>>> {
+        if self.accounts.is_empty() {
+            return Ok(None);
+        }
+        let declared = &defs.accounts;
+        let mut ids = BTreeSet::new();
+        for name in &self.accounts {
+            let Some(account) = declared.get(name) else {
+                let known: Vec<&str> = declared.keys().map(String::as_str).collect();
+                anyhow::bail!(
+                    "--account {name}: no account of that name in the approved definitions (accounts: {})",
+                    known.join(", ")
+                );
+            };
+            ids.insert(account.id.clone());
+        }
+        Ok(Some(ids))
+    }
+}
+
 impl Default for Scope {
     fn default() -> Scope {
         Scope {
@@ -87,19 +110,12 @@ pub fn read_scoped(dir: &Path, cloud: &mut dyn Cloud, scope: &Scope) -> anyhow::
         log::warn!("could not fetch origin's ending records: {e:#}");
     }
     let endings = endings::read(&repo).context("reading the ending records (jit-endings)")?;
-    let declared = &snapshot.effective.accounts;
-    for name in &scope.accounts {
-        if !declared.contains_key(name) {
-            let known: Vec<&str> = declared.keys().map(String::as_str).collect();
-            anyhow::bail!(
-                "--account {name}: no account of that name in the approved definitions (accounts: {})",
-                known.join(", ")
-            );
-        }
-    }
-    let (chosen, others): (Vec<&Account>, Vec<&Account>) = declared
+    let ids = scope.ids(&snapshot.effective)?;
+    let (chosen, others): (Vec<&Account>, Vec<&Account>) = snapshot
+        .effective
+        .accounts
         .values()
-        .partition(|a| scope.accounts.is_empty() || scope.accounts.contains(&a.name));
+        .partition(|a| ids.as_ref().is_none_or(|ids| ids.contains(&a.id)));
     let mut iam = BTreeMap::new();
     let mut skipped = BTreeMap::new();
     let reading = Instant::now();

@@ -1,5 +1,7 @@
 //! What is in force now, from git alone: active grants and pending requests.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -42,13 +44,31 @@ fn human(d: chrono::TimeDelta) -> String {
 }
 
 /// `endings`: request versions `jit revoke` ended (never active again).
-pub fn status(snapshot: &Snapshot, endings: &Endings, now: DateTime<Utc>) -> StatusView {
+/// `accounts`: only requests whose grants land in these accounts (by id;
+/// `None`: all). A request whose account the definitions do not tell (an
+/// unknown contract or user) is shown either way: it grants nothing.
+pub fn status(
+    snapshot: &Snapshot,
+    endings: &Endings,
+    now: DateTime<Utc>,
+    accounts: Option<&BTreeSet<String>>,
+) -> StatusView {
     let defs = &snapshot.effective;
     let defs_diags = validate::validate_definitions(defs);
     let mut active = Vec::new();
     let mut pending = Vec::new();
     for record in &snapshot.requests {
         let req = &record.request;
+        let account = defs
+            .contracts
+            .get(&req.contract)
+            .zip(defs.users.get(&req.requester))
+            .and_then(|(c, u)| plan::grant_account(defs, c, u));
+        if let (Some(ids), Some(account)) = (accounts, &account)
+            && !ids.contains(account)
+        {
+            continue;
+        }
         let mut wait = |state: &str, detail: String| {
             pending.push(Pending {
                 request: req.name.clone(),

@@ -328,4 +328,52 @@ fn account_restricts_a_run_to_the_named_accounts() {
         err.contains("--account nosuch: no account of that name") && err.contains("acct-0"),
         "{err}"
     );
+
+    // status shows the grants that land in the named accounts only.
+    let status = |extra: &[&str]| -> (Vec<String>, Vec<String>) {
+        let mut args = vec!["status", "--json"];
+        args.extend_from_slice(extra);
+        let out = jit(&repo, &moto, &args);
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        let view: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let names = |key: &str| -> Vec<String> {
+            let mut names: Vec<String> = view[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["request"].as_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            names
+        };
+        (names("active"), names("pending"))
+    };
+    let (all, _) = status(&[]);
+    assert_eq!(all.len(), GOOD + 1, "{all:?}");
+    assert_eq!(
+        status(&["--account", "acct-1"]),
+        (vec!["r1".into()], vec![])
+    );
+    assert_eq!(
+        status(&["--account", "broken"]),
+        (vec!["rb".into()], vec!["rb-old".into()])
+    );
+
+    // A command that covers every account refuses --account, never ignores it.
+    for command in [
+        &["audit"][..],
+        &["revoke", "r1", "--reason", "x"],
+        &["validate"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend_from_slice(&["--account", "acct-1"]);
+        let out = jit(&repo, &moto, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("`jit {}` covers every account", command[0])),
+            "{err}"
+        );
+    }
+    assert!(granted(&moto, 1), "the refused revoke changed nothing");
 }

@@ -42,9 +42,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "JIT_NOW", value_name = "RFC3339")]
     now: Option<String>,
 
-    /// Restrict plan and apply to the account NAME (repeatable): only its
-    /// IAM is read, planned, applied and archived. A CI matrix can shard the
-    /// accounts across jobs this way.
+    /// Restrict plan, apply, explain and reconcile to the account NAME
+    /// (repeatable): only its IAM is read, planned, applied and archived;
+    /// status shows only its grants. A CI matrix can shard the accounts
+    /// across jobs this way. Other commands refuse it.
     #[arg(long = "account", global = true, value_name = "NAME")]
     accounts: Vec<String>,
 
@@ -274,6 +275,28 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(text) => parse_time(text).context("--now / JIT_NOW")?,
         None => Utc::now(),
     };
+    // A command that covers every account says so rather than ignore it.
+    let ignores_accounts = match &cli.command {
+        Command::Plan(_)
+        | Command::Apply(_)
+        | Command::Status(_)
+        | Command::Reconcile(_)
+        | Command::Explain(_) => None,
+        Command::Validate(_) => Some("validate"),
+        Command::Audit(_) => Some("audit"),
+        Command::Revoke(_) => Some("revoke"),
+        Command::Request(_) => Some("request"),
+        Command::Fmt(_) => Some("fmt"),
+        Command::Completions(_) => Some("completions"),
+        Command::Man(_) => Some("man"),
+    };
+    if let Some(name) = ignores_accounts
+        && !cli.accounts.is_empty()
+    {
+        anyhow::bail!(
+            "--account restricts plan, apply, explain, status and reconcile; `jit {name}` covers every account (run it without --account)"
+        );
+    }
     let scope = crate::reconcile::Scope {
         accounts: cli.accounts,
         parallelism: usize::from(cli.parallelism),
