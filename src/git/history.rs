@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use git2::{Commit, ObjectType, Oid, Repository, Tree};
 
 use super::github::{GithubClient, Review};
+use super::graph::CommitGraph;
 use crate::approval::{self, Evidence, Identity, Object, Verdict};
 use crate::config::{
     self, AccessRepo, ApprovalMode, Definitions, Duration, Request, SourceFile, validate,
@@ -226,14 +227,7 @@ fn finish(repo: &Repository, replayed: Replayed) -> anyhow::Result<Snapshot> {
         .collect();
     let mut judge = Judge::new(repo, &defs_walk, &mut approvals);
     let mut requests_trees = 0;
-    let logs = read_requests(
-        repo,
-        &chain,
-        &mut judge,
-        Some(&live),
-        &mut |_| Ok(()),
-        &mut requests_trees,
-    )?;
+    let logs = read_requests(repo, &chain, &mut judge, &live, &mut requests_trees)?;
     let trees_read = chain.len() + requests_trees + defs_walk.trees_read;
     log::debug!("{branch}: {} commits, {trees_read} trees read", chain.len());
 
@@ -295,18 +289,94 @@ fn finish(repo: &Repository, replayed: Replayed) -> anyhow::Result<Snapshot> {
 /// decides whether a commit needs reading. One tree read per commit; only
 /// ids are held, never commits or trees.
 pub fn read_chain(repo: &Repository, head: Oid, times: Times) -> anyhow::Result<Vec<Link>> {
+    // Without times, git's commit-graph (when the clone has one) gives each
+    // commit's tree and first parent without reading the commit itself.
+    let graph = match times {
+        Times::Skip => CommitGraph::open(repo),
+        Times::Read => None,
+    };
+    let walked = match &graph {
+        Some(graph) => chain_with(repo, head, times, Some(graph)),
+        None => Ok(None),
+    };
+    match walked.transpose() {
+        Some(walked) => walked,
+        // No graph, or one that disagrees with the objects: every commit is read.
+        None => {
+            chain_with(repo, head, times, None)?.context("the graph-less walk gives up on nothing")
+        }
+    }
+    .context("walking the branch's history")
+}
+
+/// The chain, following `graph` from the first commit it lists; `None` when
+/// the graph disagrees with the objects or holds a loop (a broken file).
+fn chain_with(
+    repo: &Repository,
+    head: Oid,
+    times: Times,
+    graph: Option<&CommitGraph>,
+) -> anyhow::Result<Option<Vec<Link>>> {
     // Commits and root trees are read in place from the object store, as
     // `git log` does: nothing is parsed beyond the lines and entries needed.
     // Newest first: each commit's definitions are compared with its parent's
     // (the next one read), so only one fingerprint is held.
+    enum Next {
+        Object(Oid),
+        Graph(u32),
+    }
     let odb = repo.odb()?;
     let mut chain: Vec<Link> = Vec::new();
     let mut newer: Option<Vec<(Vec<u8>, Vec<u8>)>> = None;
-    let mut next = Some(head);
-    while let Some(oid) = next {
-        let (tree, parent, earliest) =
-            commit_header(&odb, oid, times).context("walking the branch's history")?;
-        let tree = RawTree::from_odb(&odb, tree).context("walking the branch's history")?;
+    let mut next = Some(Next::Object(head));
+    let mut followed = 0;
+    while let Some(step) = next {
+        let (oid, tree, parent, earliest) = match step {
+            Next::Object(oid) => {
+                let (tree, parent, earliest) = commit_header(&odb, oid, times)?;
+                let listed = graph.and_then(|g| Some((g, g.position(oid)?)));
+                let parent = match listed {
+                    // The first commit the graph lists is checked against
+                    // its object: a graph of other objects is not used.
+                    Some((g, at)) => {
+                        let Some(entry) = g.commit(at) else {
+                            return Ok(None);
+                        };
+                        let listed_parent = match entry.parent {
+                            Some(p) => match g.commit(p) {
+                                Some(p) => Some(p.oid),
+                                None => return Ok(None),
+                            },
+                            None => None,
+                        };
+                        if (entry.tree, listed_parent) != (tree, parent) {
+                            return Ok(None);
+                        }
+                        entry.parent.map(Next::Graph)
+                    }
+                    None => parent.map(Next::Object),
+                };
+                (oid, tree, parent, earliest)
+            }
+            Next::Graph(at) => {
+                // A first-parent chain is never longer than the graph: a
+                // longer one goes round a loop only a broken file can hold.
+                followed += 1;
+                let Some(entry) = graph
+                    .filter(|g| followed <= g.commits())
+                    .and_then(|g| g.commit(at))
+                else {
+                    return Ok(None);
+                };
+                (
+                    entry.oid,
+                    entry.tree,
+                    entry.parent.map(Next::Graph),
+                    i64::MIN,
+                )
+            }
+        };
+        let tree = RawTree::from_odb(&odb, tree)?;
         let (mut requests, mut archive, mut fingerprint) = (None, None, Vec::new());
         for e in tree.entries() {
             match e.name {
@@ -333,7 +403,7 @@ pub fn read_chain(repo: &Repository, head: Oid, times: Times) -> anyhow::Result<
     }
     chain.reverse();
     chain.shrink_to_fit();
-    Ok(chain)
+    Ok(Some(chain))
 }
 
 /// A commit's tree, first parent, and the earliest time it records (see
@@ -809,72 +879,64 @@ impl<'a, 'r> Judge<'a, 'r> {
     }
 }
 
-/// A change of one request path on the chain, as the requests reader saw it.
-pub struct RequestChange<'c> {
-    pub position: usize,
-    pub commit: &'c Commit<'c>,
-    pub path: &'c str,
-    pub old: Option<Oid>,
-    /// The version written (`None`: removed, or no longer a regular file).
-    pub new: Option<&'c Version>,
-    pub effect: &'c Effect,
-    /// The log of the path after the change.
-    pub log: &'c PathLog,
-}
-
-/// One pass over the chain: one diff of `requests/` per commit that changed
-/// it, each change of a request path judged and fed to its [`PathLog`].
-/// `only` restricts the paths followed (plan follows the live ones); every
-/// change is also given to `sink`, in chain order.
+/// The logs of the `live` request paths: every change of each since it was
+/// last created, judged in chain order. `requests/` is diffed commit by
+/// commit from the head back, only as far as the oldest of those creations:
+/// what came before a path was last created never reaches its log (a removal
+/// ends a log), so a long archived history costs no `requests/` reads.
 pub fn read_requests(
     repo: &Repository,
     chain: &[Link],
     judge: &mut Judge,
-    only: Option<&BTreeSet<String>>,
-    sink: &mut dyn FnMut(RequestChange) -> anyhow::Result<()>,
+    live: &BTreeSet<String>,
     trees_read: &mut usize,
 ) -> anyhow::Result<BTreeMap<String, PathLog>> {
-    let mut logs: BTreeMap<String, PathLog> = BTreeMap::new();
-    let mut previous: Option<(Oid, RawTree)> = None;
-    for (position, link) in chain.iter().enumerate() {
-        if previous.as_ref().map(|(id, _)| *id) == link.requests {
+    type Change = (String, Option<Oid>, Option<Oid>);
+    // Newest first: the positions that changed a live path, and how.
+    let mut found: Vec<(usize, Vec<Change>)> = Vec::new();
+    let mut open: BTreeSet<&str> = live.iter().map(String::as_str).collect();
+    let mut newer: Option<RawTree> = None;
+    let mut position = chain.len();
+    while !open.is_empty() && position > 0 {
+        position -= 1;
+        let id = chain[position].requests;
+        if position == chain.len() - 1 {
+            newer = id.map(|id| RawTree::read(repo, id)).transpose()?;
+            *trees_read += usize::from(newer.is_some());
+        }
+        let older_id = position.checked_sub(1).and_then(|p| chain[p].requests);
+        if position > 0 && older_id == id {
             continue;
         }
-        let tree = link
-            .requests
-            .map(|id| {
-                let previous = previous.as_ref().map(|(_, t)| t);
-                Ok::<_, anyhow::Error>((id, RawTree::read_after(repo, id, previous)?))
-            })
+        let older = older_id
+            .map(|id| RawTree::read_after(repo, id, newer.as_ref()))
             .transpose()?;
-        *trees_read += usize::from(tree.is_some());
-        let changes = request_deltas(previous.as_ref().map(|t| &t.1), tree.as_ref().map(|t| &t.1));
-        previous = tree;
-        let mut commit = None;
-        for (file, old, new) in changes {
+        *trees_read += usize::from(older.is_some());
+        let mut changes = Vec::new();
+        for (file, old, new) in request_deltas(older.as_ref(), newer.as_ref()) {
             let path = format!("requests/{file}");
-            if only.is_some_and(|only| !only.contains(&path)) {
-                continue;
+            if open.contains(path.as_str()) {
+                if old.is_none() {
+                    open.remove(path.as_str());
+                }
+                changes.push((path, old, new));
             }
-            let commit = match &commit {
-                Some(c) => c,
-                None => commit.insert(repo.find_commit(link.oid)?),
-            };
+        }
+        if !changes.is_empty() {
+            found.push((position, changes));
+        }
+        newer = older;
+    }
+
+    let mut logs: BTreeMap<String, PathLog> = BTreeMap::new();
+    for (position, changes) in found.into_iter().rev() {
+        let commit = repo.find_commit(chain[position].oid)?;
+        for (path, old, new) in changes {
             let version = new
-                .map(|blob| judge.version(position, commit, &path, blob))
+                .map(|blob| judge.version(position, &commit, &path, blob))
                 .transpose()?;
             let log = logs.entry(path.clone()).or_default();
-            let effect = log.apply(old, version.clone());
-            sink(RequestChange {
-                position,
-                commit,
-                path: &path,
-                old,
-                new: version.as_ref(),
-                effect: &effect,
-                log,
-            })?;
-            if effect == Effect::Removed {
+            if log.apply(old, version) == Effect::Removed {
                 logs.remove(&path);
             }
         }
@@ -1340,6 +1402,76 @@ fn side_author_commit<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn links(chain: &[Link]) -> Vec<(Oid, Option<Oid>, Option<Oid>, bool)> {
+        chain
+            .iter()
+            .map(|l| (l.oid, l.requests, l.archive, l.defs_changed))
+            .collect()
+    }
+
+    #[test]
+    fn the_commit_graph_is_followed_only_while_it_agrees_with_the_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let sig =
+            git2::Signature::new("a", "a@example.com", &git2::Time::new(1_700_000_000, 0)).unwrap();
+        let mut head: Option<Oid> = None;
+        for i in 0..12 {
+            let requests = tree(&repo, &[(&format!("r-{i}.hcl"), "x", 0o100644)]);
+            let mut root = repo.treebuilder(None).unwrap();
+            let requests = repo
+                .odb()
+                .unwrap()
+                .write(ObjectType::Tree, &requests.data)
+                .unwrap();
+            root.insert("requests", requests, 0o040000).unwrap();
+            let defs = repo.blob(format!("{}", i / 4).as_bytes()).unwrap();
+            root.insert("jit.hcl", defs, 0o100644).unwrap();
+            let root = repo.find_tree(root.write().unwrap()).unwrap();
+            let parents: Vec<_> = head.iter().map(|h| repo.find_commit(*h).unwrap()).collect();
+            let parents: Vec<_> = parents.iter().collect();
+            head = Some(repo.commit(None, &sig, &sig, "c", &root, &parents).unwrap());
+            if i == 8 {
+                repo.reference("refs/heads/main", head.unwrap(), true, "")
+                    .unwrap();
+                let out = std::process::Command::new("git")
+                    .arg("-C")
+                    .arg(dir.path())
+                    .args(["commit-graph", "write", "--reachable"])
+                    .output()
+                    .expect("git must be installed");
+                assert!(out.status.success());
+            }
+        }
+        let head = head.unwrap();
+        let objects = chain_with(&repo, head, Times::Skip, None).unwrap().unwrap();
+        let graph = CommitGraph::open(&repo).expect("written above");
+        let followed = chain_with(&repo, head, Times::Skip, Some(&graph)).unwrap();
+        assert_eq!(links(&followed.expect("the graph agrees")), links(&objects));
+
+        // A graph that records another tree for a commit is not used.
+        let path = dir.path().join("objects/info/commit-graph");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = graph.position(objects[8].oid).unwrap() as usize;
+        let cdat = bytes.windows(4).position(|w| w == b"CDAT").unwrap();
+        let offset = u64::from_be_bytes(bytes[cdat + 4..cdat + 12].try_into().unwrap()) as usize;
+        bytes[offset + at * 36] ^= 1;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let forged = CommitGraph::open(&repo).unwrap();
+        assert_eq!(
+            chain_with(&repo, head, Times::Skip, Some(&forged))
+                .unwrap()
+                .map(|c| c.len()),
+            None
+        );
+        assert_eq!(
+            links(&read_chain(&repo, head, Times::Skip).unwrap()),
+            links(&objects)
+        );
+    }
 
     /// A `requests/` tree holding these entries: (name, content, filemode).
     fn tree(repo: &Repository, entries: &[(&str, &str, i32)]) -> RawTree {

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod endings;
 pub mod github;
+pub mod graph;
 pub mod history;
 pub mod lease;
 
