@@ -423,33 +423,45 @@ fn commit_header(
     let data = object.data();
     let mut message = &data[data.len()..];
     let mut rest = data;
+    // git reads `tree` from the first line and parents only from the lines
+    // right after it: a `parent` line further down is an extra header (fsck
+    // lets it through), not a parent.
+    let mut in_parents = true;
+    let mut first = true;
     while !rest.is_empty() {
         let (line, next) = match rest.iter().position(|&b| b == b'\n') {
             Some(i) => (&rest[..i], &rest[i + 1..]),
             None => (rest, &rest[rest.len()..]),
         };
         rest = next;
+        // A full id: `Oid::from_str` would pad a short one with zeros.
         let hex = |rest: &[u8]| {
             std::str::from_utf8(rest)
                 .ok()
+                .filter(|h| h.len() == 40)
                 .and_then(|h| Oid::from_str(h).ok())
         };
-        if line.is_empty() {
-            message = rest;
-            break;
-        } else if let Some(rest) = line.strip_prefix(b"tree ") {
-            tree = hex(rest);
-        } else if let Some(rest) = line.strip_prefix(b"parent ") {
-            parent = parent.or(hex(rest));
-        } else if times == Times::Skip {
-            // The header's other lines (and the message) are for the times.
-            if tree.is_some() && parent.is_some() {
+        if std::mem::take(&mut first) {
+            tree = line.strip_prefix(b"tree ").and_then(hex);
+            if tree.is_none() {
                 break;
             }
-        } else if let Some(rest) = line.strip_prefix(b"author ") {
-            author = author.or(Some(signature_time(rest)));
-        } else if let Some(rest) = line.strip_prefix(b"committer ") {
-            committer = committer.or(Some(signature_time(rest)));
+        } else if line.is_empty() {
+            message = rest;
+            break;
+        } else if let Some(rest) = line.strip_prefix(b"parent ").filter(|_| in_parents) {
+            let id = hex(rest).with_context(|| format!("commit {oid} has a malformed parent"))?;
+            parent = parent.or(Some(id));
+        } else {
+            in_parents = false;
+            if times == Times::Skip {
+                // The header's other lines (and the message) are for the times.
+                break;
+            } else if let Some(rest) = line.strip_prefix(b"author ") {
+                author = author.or(Some(signature_time(rest)));
+            } else if let Some(rest) = line.strip_prefix(b"committer ") {
+                committer = committer.or(Some(signature_time(rest)));
+            }
         }
     }
     let tree = tree.with_context(|| format!("commit {oid} names no tree"))?;
@@ -1471,6 +1483,39 @@ mod tests {
             links(&read_chain(&repo, head, Times::Skip).unwrap()),
             links(&objects)
         );
+    }
+
+    #[test]
+    fn parents_are_the_lines_right_after_the_tree_as_git_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let odb = repo.odb().unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let sig = "a <a@example.com> 1700000000 +0000";
+        let write = |text: String| odb.write(ObjectType::Commit, text.as_bytes()).unwrap();
+        let older = write(format!(
+            "tree {tree}\nauthor {sig}\ncommitter {sig}\n\nroot\n"
+        ));
+        // A `parent` header after the committer is not a parent for git
+        // (nor for libgit2): this commit is a root.
+        let root = write(format!(
+            "tree {tree}\nauthor {sig}\ncommitter {sig}\nparent {older}\n\nsecond root\n"
+        ));
+        assert_eq!(repo.find_commit(root).unwrap().parent_count(), 0);
+        let child = write(format!(
+            "tree {tree}\nparent {root}\nauthor {sig}\ncommitter {sig}\n\nchild\n"
+        ));
+        for times in [Times::Skip, Times::Read] {
+            let chain = chain_with(&repo, child, times, None).unwrap().unwrap();
+            let oids: Vec<Oid> = chain.iter().map(|l| l.oid).collect();
+            assert_eq!(oids, [root, child], "{times:?}");
+        }
+        let broken = write(format!("tree {tree}\nparent 12ab\nauthor {sig}\n\nx\n"));
+        let err = chain_with(&repo, broken, Times::Skip, None).unwrap_err();
+        assert!(format!("{err:#}").contains("malformed parent"), "{err:#}");
+        let treeless = write(format!("author {sig}\ntree {tree}\n\nx\n"));
+        let err = chain_with(&repo, treeless, Times::Skip, None).unwrap_err();
+        assert!(format!("{err:#}").contains("names no tree"), "{err:#}");
     }
 
     /// A `requests/` tree holding these entries: (name, content, filemode).
