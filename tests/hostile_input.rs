@@ -760,7 +760,8 @@ fn a_flood_of_request_files_is_read_only_up_to_the_limit() {
     );
     // The history reader's diff of requests/ trees sees the same files.
     let requests_tree = tree.get_name("requests").unwrap().id();
-    let raw = jit::git::history::RawTree::read(&git_repo, requests_tree).unwrap();
+    let odb = git_repo.odb().unwrap();
+    let raw = jit::git::history::RawTree::read(&odb, requests_tree).unwrap();
     let added = jit::git::history::request_deltas(None, Some(&raw));
     assert_eq!(added.len(), MAX_REQUEST_FILES);
     assert_eq!(

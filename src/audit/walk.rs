@@ -73,8 +73,10 @@ fn walk(
         defs,
         mut approvals,
     } = replayed;
+    let odb = repo.odb()?;
     let mut walker = Walker {
         repo,
+        odb: &odb,
         judge: Judge::new(repo, &defs, &mut approvals),
         out: History {
             branch,
@@ -247,8 +249,9 @@ fn who_named(defs: &Definitions, text: &str) -> String {
         .map_or_else(|| text.to_string(), |u| u.name.clone())
 }
 
-struct Walker<'a, 'r, 'e> {
+struct Walker<'a, 'r, 'e, 'o> {
     repo: &'r Repository,
+    odb: &'o git2::Odb<'r>,
     /// Judges request versions exactly as plan does.
     judge: Judge<'a, 'r>,
     out: History,
@@ -261,7 +264,7 @@ struct Walker<'a, 'r, 'e> {
     /// Request path -> its life since last removed (what is in force).
     logs: BTreeMap<String, PathLog>,
     /// The last `requests/` tree read: the next change's old side.
-    last_requests: Option<(Oid, RawTree)>,
+    last_requests: Option<(Oid, RawTree<'o>)>,
     /// Streaming: events go out as they are final, nothing else is kept.
     stream: Option<Stream<'e>>,
 }
@@ -276,7 +279,7 @@ struct Open {
     judged: Option<Request>,
 }
 
-impl Walker<'_, '_, '_> {
+impl Walker<'_, '_, '_, '_> {
     /// Judges each object the commit changed, as walk_definitions does.
     fn definitions(
         &mut self,
@@ -346,10 +349,10 @@ impl Walker<'_, '_, '_> {
         if old != new {
             let old_tree = match self.last_requests.take() {
                 Some((id, tree)) if Some(id) == old => Some(tree),
-                _ => old.map(|id| RawTree::read(self.repo, id)).transpose()?,
+                _ => old.map(|id| RawTree::read(self.odb, id)).transpose()?,
             };
             let new_tree = new
-                .map(|id| RawTree::read_after(self.repo, id, old_tree.as_ref()))
+                .map(|id| RawTree::read_after(self.odb, id, old_tree.as_ref()))
                 .transpose()?;
             let deltas = history::request_deltas(old_tree.as_ref(), new_tree.as_ref());
             self.last_requests = new.zip(new_tree);

@@ -376,7 +376,7 @@ fn chain_with(
                 )
             }
         };
-        let tree = RawTree::from_odb(&odb, tree)?;
+        let tree = RawTree::read(&odb, tree)?;
         let (mut requests, mut archive, mut fingerprint) = (None, None, Vec::new());
         for e in tree.entries() {
             match e.name {
@@ -907,13 +907,14 @@ pub fn read_requests(
     // Newest first: the positions that changed a live path, and how.
     let mut found: Vec<(usize, Vec<Change>)> = Vec::new();
     let mut open: BTreeSet<&str> = live.iter().map(String::as_str).collect();
+    let odb = repo.odb()?;
     let mut newer: Option<RawTree> = None;
     let mut position = chain.len();
     while !open.is_empty() && position > 0 {
         position -= 1;
         let id = chain[position].requests;
         if position == chain.len() - 1 {
-            newer = id.map(|id| RawTree::read(repo, id)).transpose()?;
+            newer = id.map(|id| RawTree::read(&odb, id)).transpose()?;
             *trees_read += usize::from(newer.is_some());
         }
         let older_id = position.checked_sub(1).and_then(|p| chain[p].requests);
@@ -921,7 +922,7 @@ pub fn read_requests(
             continue;
         }
         let older = older_id
-            .map(|id| RawTree::read_after(repo, id, newer.as_ref()))
+            .map(|id| RawTree::read_after(&odb, id, newer.as_ref()))
             .transpose()?;
         *trees_read += usize::from(older.is_some());
         let mut changes = Vec::new();
@@ -959,9 +960,10 @@ pub fn read_requests(
 /// A tree object's raw bytes: its entries are read in place, never parsed
 /// into a list (a `requests/` tree of thousands of entries is read once per
 /// commit that changed it).
-pub struct RawTree {
-    data: Vec<u8>,
-    /// Where each entry ends in `data`, in order (found when it was checked).
+pub struct RawTree<'o> {
+    /// The object as the store holds it (not copied); `None`: no entries.
+    object: Option<git2::OdbObject<'o>>,
+    /// Where each entry ends in its data, in order (found when it was checked).
     ends: Vec<usize>,
 }
 
@@ -972,36 +974,48 @@ struct RawEntry<'t> {
     id: &'t [u8],
 }
 
-impl RawTree {
-    pub fn read(repo: &Repository, id: Oid) -> anyhow::Result<RawTree> {
-        RawTree::from_odb(&repo.odb()?, id)
+impl<'o> RawTree<'o> {
+    pub fn read(odb: &'o git2::Odb, id: Oid) -> anyhow::Result<RawTree<'o>> {
+        RawTree::checked(odb, id, None)
+    }
+
+    /// No entries.
+    fn empty() -> RawTree<'o> {
+        RawTree {
+            object: None,
+            ends: Vec::new(),
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        self.object.as_ref().map_or(&[], |o| o.data())
     }
 
     /// Reads a tree that likely shares most of its bytes with `previous`
     /// (the same directory one commit earlier): the entries it shares with
     /// it at its start and end, byte for byte, are not checked again.
     pub fn read_after(
-        repo: &Repository,
+        odb: &'o git2::Odb,
         id: Oid,
         previous: Option<&RawTree>,
-    ) -> anyhow::Result<RawTree> {
-        RawTree::checked(&repo.odb()?, id, previous)
+    ) -> anyhow::Result<RawTree<'o>> {
+        RawTree::checked(odb, id, previous)
     }
 
     /// Reads a tree and checks every entry is well formed: a malformed tree
     /// is an error, as libgit2's parser makes it, never a shorter tree.
-    fn from_odb(odb: &git2::Odb, id: Oid) -> anyhow::Result<RawTree> {
-        RawTree::checked(odb, id, None)
-    }
-
-    fn checked(odb: &git2::Odb, id: Oid, previous: Option<&RawTree>) -> anyhow::Result<RawTree> {
+    fn checked(
+        odb: &'o git2::Odb,
+        id: Oid,
+        previous: Option<&RawTree>,
+    ) -> anyhow::Result<RawTree<'o>> {
         let object = odb.read(id)?;
         anyhow::ensure!(
             object.kind() == ObjectType::Tree,
             "object {id} is not a tree"
         );
         let data = object.data();
-        let (old, old_ends) = previous.map_or((&[][..], &[][..]), |p| (&p.data[..], &p.ends[..]));
+        let (old, old_ends) = previous.map_or((&[][..], &[][..]), |p| (p.data(), &p.ends[..]));
         // Leading entries byte for byte the previous tree's are its (checked) entries.
         let same_start = common_prefix(old, data);
         let shared = old_ends.partition_point(|&e| e <= same_start);
@@ -1027,14 +1041,14 @@ impl RawTree {
             ends.push(at);
         }
         Ok(RawTree {
-            data: data.to_vec(),
+            object: Some(object),
             ends,
         })
     }
 
     /// `<octal mode> <name>\0<20-byte id>`, in git's order (checked when read).
     fn entries(&self) -> impl Iterator<Item = RawEntry<'_>> {
-        let mut rest = self.data.as_slice();
+        let mut rest = self.data();
         std::iter::from_fn(move || {
             let (entry, next) = next_entry(rest)?;
             rest = next;
@@ -1141,12 +1155,12 @@ pub fn request_deltas(
     // reads each tree up to the end of its last entry counted.
     fn capped(t: &RawTree) -> usize {
         if t.ends.len() <= config::parse::MAX_REQUEST_FILES {
-            return t.data.len();
+            return t.data().len();
         }
         let mut counted = 0;
         let mut start = 0;
         for &end in &t.ends {
-            let dot = next_entry(&t.data[start..]).is_some_and(|(e, _)| e.name.starts_with(b"."));
+            let dot = next_entry(&t.data()[start..]).is_some_and(|(e, _)| e.name.starts_with(b"."));
             counted += usize::from(!dot);
             start = end;
             if counted == config::parse::MAX_REQUEST_FILES {
@@ -1155,10 +1169,7 @@ pub fn request_deltas(
         }
         start
     }
-    let empty = RawTree {
-        data: Vec::new(),
-        ends: Vec::new(),
-    };
+    let empty = RawTree::empty();
     let (old, new) = (old.unwrap_or(&empty), new.unwrap_or(&empty));
     let (old_len, new_len) = (capped(old), capped(new));
     let (mut i, mut j) = (0, 0);
@@ -1166,7 +1177,7 @@ pub fn request_deltas(
         // Entries byte for byte the same on both sides are the same entry
         // in the merge: skip the run (a commit that adds one file to a
         // tree of thousands compares bytes, never parses the rest).
-        let same = common_prefix(&old.data[i..old_len], &new.data[j..new_len]);
+        let same = common_prefix(&old.data()[i..old_len], &new.data()[j..new_len]);
         let k = old.ends.partition_point(|&e| e <= i + same);
         if let Some(&end) = k.checked_sub(1).map(|k| &old.ends[k])
             && end > i
@@ -1174,7 +1185,7 @@ pub fn request_deltas(
             j += end - i;
             i = end;
         }
-        let (a, b) = (&old.data[i..old_len], &new.data[j..new_len]);
+        let (a, b) = (&old.data()[i..old_len], &new.data()[j..new_len]);
         // Names starting with `.` are not read (as at head).
         let dot = |rest: &[u8]| {
             next_entry(rest)
@@ -1427,17 +1438,14 @@ mod tests {
     fn the_commit_graph_is_followed_only_while_it_agrees_with_the_objects() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init_bare(dir.path()).unwrap();
+        let odb = repo.odb().unwrap();
         let sig =
             git2::Signature::new("a", "a@example.com", &git2::Time::new(1_700_000_000, 0)).unwrap();
         let mut head: Option<Oid> = None;
         for i in 0..12 {
-            let requests = tree(&repo, &[(&format!("r-{i}.hcl"), "x", 0o100644)]);
+            let requests = tree(&repo, &odb, &[(&format!("r-{i}.hcl"), "x", 0o100644)]);
             let mut root = repo.treebuilder(None).unwrap();
-            let requests = repo
-                .odb()
-                .unwrap()
-                .write(ObjectType::Tree, &requests.data)
-                .unwrap();
+            let requests = odb.write(ObjectType::Tree, requests.data()).unwrap();
             root.insert("requests", requests, 0o040000).unwrap();
             let defs = repo.blob(format!("{}", i / 4).as_bytes()).unwrap();
             root.insert("jit.hcl", defs, 0o100644).unwrap();
@@ -1519,7 +1527,11 @@ mod tests {
     }
 
     /// A `requests/` tree holding these entries: (name, content, filemode).
-    fn tree(repo: &Repository, entries: &[(&str, &str, i32)]) -> RawTree {
+    fn tree<'o>(
+        repo: &Repository,
+        odb: &'o git2::Odb,
+        entries: &[(&str, &str, i32)],
+    ) -> RawTree<'o> {
         let mut b = repo.treebuilder(None).unwrap();
         for (name, content, mode) in entries {
             let id = if *mode == 0o040000 {
@@ -1533,7 +1545,7 @@ mod tests {
             b.insert(name, id, *mode).unwrap();
         }
         let id = b.write().unwrap();
-        let raw = RawTree::read(repo, id).unwrap();
+        let raw = RawTree::read(odb, id).unwrap();
         // The raw reader sees what libgit2's parser sees.
         let parsed = repo.find_tree(id).unwrap();
         let ours: Vec<_> = raw
@@ -1565,11 +1577,11 @@ mod tests {
         good.extend_from_slice(blob.as_bytes());
         let odb = repo.odb().unwrap();
         let ok = odb.write(ObjectType::Tree, &good).unwrap();
-        assert_eq!(RawTree::read(&repo, ok).unwrap().entries().count(), 1);
+        assert_eq!(RawTree::read(&odb, ok).unwrap().entries().count(), 1);
         let mut bad = good.clone();
         bad.extend_from_slice(b"100644 b.hcl\0short");
         let bad = odb.write(ObjectType::Tree, &bad).unwrap();
-        let err = RawTree::read(&repo, bad).err().expect("malformed tree");
+        let err = RawTree::read(&odb, bad).err().expect("malformed tree");
         assert!(err.to_string().contains("malformed"), "{err}");
     }
 
@@ -1577,8 +1589,10 @@ mod tests {
     fn request_deltas_follow_only_regular_request_files() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init(dir.path()).unwrap();
+        let odb = repo.odb().unwrap();
         let old = tree(
             &repo,
+            &odb,
             &[
                 ("a.hcl", "1", 0o100644),
                 ("b.hcl", "1", 0o100644),
@@ -1590,6 +1604,7 @@ mod tests {
         );
         let new = tree(
             &repo,
+            &odb,
             &[
                 ("a.hcl", "1", 0o100644),
                 ("b.hcl", "2", 0o100644),
@@ -1635,7 +1650,7 @@ mod tests {
                 data.extend_from_slice(id);
             }
             let id = odb.write(ObjectType::Tree, &data).unwrap();
-            RawTree::read(&repo, id).unwrap()
+            RawTree::read(&odb, id).unwrap()
         };
         for round in 0..200 {
             let n = 1 + next() as usize % 300;
