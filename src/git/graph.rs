@@ -202,25 +202,10 @@ mod tests {
     use std::process::Command;
 
     fn commit(repo: &Repository, parents: &[Oid], file: &str) -> Oid {
-        let mut index = git2::Index::new().unwrap();
+        let mut root = repo.treebuilder(None).unwrap();
         let blob = repo.blob(file.as_bytes()).unwrap();
-        index
-            .add(&git2::IndexEntry {
-                ctime: git2::IndexTime::new(0, 0),
-                mtime: git2::IndexTime::new(0, 0),
-                dev: 0,
-                ino: 0,
-                mode: 0o100644,
-                uid: 0,
-                gid: 0,
-                file_size: 0,
-                id: blob,
-                flags: file.len() as u16,
-                flags_extended: 0,
-                path: file.as_bytes().to_vec(),
-            })
-            .unwrap();
-        let tree = repo.find_tree(index.write_tree_to(repo).unwrap()).unwrap();
+        root.insert(file, blob, 0o100644).unwrap();
+        let tree = repo.find_tree(root.write().unwrap()).unwrap();
         let sig = Signature::new("a", "a@example.com", &git2::Time::new(1_700_000_000, 0)).unwrap();
         let parents: Vec<_> = parents
             .iter()
