@@ -25,6 +25,8 @@ pub struct World {
     /// Declared accounts this run leaves alone, by id: nothing in them is
     /// planned, applied or archived.
     pub skipped: BTreeMap<String, Skipped>,
+    /// The account ids `--account` named (`None`: every account).
+    pub scope: Option<BTreeSet<String>>,
     /// The Identity Center instance, when the definitions declare one: its
     /// state, or why it could not be read. Its permission sets are in `iam`.
     pub identity_center: Option<Result<crate::iam::IdentityCenterState, String>>,
@@ -145,6 +147,7 @@ pub fn read_scoped(dir: &Path, cloud: &mut dyn Cloud, scope: &Scope) -> anyhow::
         iam,
         endings,
         skipped,
+        scope: ids,
         identity_center,
         iam_ms: reading.elapsed().as_millis(),
     })

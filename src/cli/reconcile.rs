@@ -364,9 +364,7 @@ fn step(
     {
         tracing::warn!(error = %format!("{e:#}"), "could not push ending records");
     }
-    // The scope was checked when it was read (`plan_scoped`).
-    let scope = ctx.scope.ids(&world.snapshot.effective).ok().flatten();
-    let active = crate::status::status(&world.snapshot, &world.endings, now, scope.as_ref())
+    let active = crate::status::status(&world.snapshot, &world.endings, now, world.scope.as_ref())
         .active
         .len();
     record(&|m| m.active_grants = active);
