@@ -425,3 +425,57 @@ fn pr_mode_shows_a_comment_edit_of_a_live_request() {
     let text = stdout(&repo.jit(&["plan", "--base", "main", "--now", NOW], &[]));
     assert!(text.contains("- request alice-db (removed)"), "{text}");
 }
+
+/// A shallow clone's oldest commit looks like a root, and a root's
+/// definitions are trusted: read from there, an unapproved change of the
+/// definitions would be in force. jit refuses the clone and says how to
+/// fetch the rest; `validate` (head only) still works there.
+#[test]
+fn a_shallow_clone_is_refused_not_read_from_where_it_was_cut() {
+    let repo = Repo::standard();
+    repo.write(
+        "contracts/db.hcl",
+        &CONTRACTS_HCL.replace("\"4h\"", "\"400h\""),
+    );
+    repo.commit("mallory", "2026-11-23T08:30:00Z", "Tweak contracts", &[]);
+    repo.push();
+    let shallow = repo.work.parent().unwrap().join("shallow");
+    let origin = format!("file://{}", repo.origin.display());
+    run_git(
+        repo.work.parent().unwrap(),
+        &[
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            &origin,
+            shallow.to_str().unwrap(),
+        ],
+    );
+    let jit = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_jit"))
+            .arg("-C")
+            .arg(&shallow)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["status", "--json", "--now", NOW][..],
+        &["audit", "--now", NOW][..],
+    ] {
+        let out = jit(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("is a shallow clone"), "{args:?}: {err}");
+        assert!(err.contains("fetch-depth: 0"), "{err}");
+    }
+    assert!(jit(&["validate"]).status.success());
+    // The full clone reads the same history.
+    assert_eq!(
+        repo.jit(&["status", "--json", "--now", NOW], &[])
+            .status
+            .code(),
+        Some(0)
+    );
+}

@@ -289,24 +289,26 @@ fn finish(repo: &Repository, replayed: Replayed) -> anyhow::Result<Snapshot> {
 /// decides whether a commit needs reading. One tree read per commit; only
 /// ids are held, never commits or trees.
 pub fn read_chain(repo: &Repository, head: Oid, times: Times) -> anyhow::Result<Vec<Link>> {
+    super::ensure_full_history(repo)?;
     // Without times, git's commit-graph (when the clone has one) gives each
     // commit's tree and first parent without reading the commit itself.
     let graph = match times {
         Times::Skip => CommitGraph::open(repo),
         Times::Read => None,
     };
-    let walked = match &graph {
-        Some(graph) => chain_with(repo, head, times, Some(graph)),
-        None => Ok(None),
-    };
-    match walked.transpose() {
-        Some(walked) => walked,
-        // No graph, or one that disagrees with the objects: every commit is read.
-        None => {
-            chain_with(repo, head, times, None)?.context("the graph-less walk gives up on nothing")
+    let walk = || -> anyhow::Result<Vec<Link>> {
+        if let Some(chain) = graph
+            .as_ref()
+            .map(|g| chain_with(repo, head, times, Some(g)))
+            .transpose()?
+            .flatten()
+        {
+            return Ok(chain);
         }
-    }
-    .context("walking the branch's history")
+        // No graph, or one that disagrees with the objects: every commit is read.
+        chain_with(repo, head, times, None)?.context("the graph-less walk gives up on nothing")
+    };
+    walk().context("walking the branch's history")
 }
 
 /// The chain, following `graph` from the first commit it lists; `None` when

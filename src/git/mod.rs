@@ -30,6 +30,7 @@ pub fn open(dir: &Path) -> anyhow::Result<Repository> {
 /// (default `main`), provided the checked-out commit is on its first-parent
 /// history. Only a start: the history reader follows approved switches.
 pub fn start_branch(repo: &Repository) -> anyhow::Result<(String, Oid)> {
+    ensure_full_history(repo)?;
     if let Ok(head) = repo.head()
         && head.is_branch()
         && let Ok(name) = head.shorthand()
@@ -48,6 +49,18 @@ pub fn start_branch(repo: &Repository) -> anyhow::Result<(String, Oid)> {
         "HEAD is detached at {}, which is not on the first-parent history of branch `{branch}` (settings.branch); check out the branch jit should follow: git checkout -B {branch} origin/{branch}",
         short(checked_out)
     )
+}
+
+/// Refuses a shallow clone: approvals are judged from the whole first-parent
+/// history (definitions are replayed from the root), which such a clone cuts
+/// off.
+pub fn ensure_full_history(repo: &Repository) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !repo.is_shallow(),
+        "{} is a shallow clone: jit judges every approval from the branch's whole history; fetch all of it (git fetch --unshallow; actions/checkout: fetch-depth: 0; GitLab: GIT_DEPTH: \"0\")",
+        repo.path().display()
+    );
+    Ok(())
 }
 
 /// Whether `target` is on the first-parent chain ending at `tip`.
