@@ -6,19 +6,6 @@ mod common;
 
 use common::repo::*;
 
-/// A repo with `n` live requests, one commit each (auto-approved).
-fn repo_with(n: usize) -> Repo {
-    let repo = Repo::standard();
-    for i in 0..n {
-        repo.write(
-            &format!("requests/r-{i}.hcl"),
-            &request(&format!("r-{i}"), "alice", "db-auto", "1h"),
-        );
-        repo.commit("alice", "2026-11-23T09:00:00Z", "Request", &[]);
-    }
-    repo
-}
-
 /// (commits, trees read) from the history reader's debug line.
 fn trees_read(repo: &Repo) -> (usize, usize) {
     let out = repo.jit(
@@ -41,8 +28,8 @@ fn trees_read(repo: &Repo) -> (usize, usize) {
 
 #[test]
 fn tree_reads_grow_linearly_with_live_requests() {
-    let (small_commits, small) = trees_read(&repo_with(50));
-    let (large_commits, large) = trees_read(&repo_with(150));
+    let (small_commits, small) = trees_read(&repo_with_archived(0, 50));
+    let (large_commits, large) = trees_read(&repo_with_archived(0, 150));
     assert_eq!((small_commits, large_commits), (51, 151));
     // One root tree and one requests/ tree per commit, plus the definitions.
     assert!(
@@ -58,7 +45,8 @@ fn tree_reads_grow_linearly_with_live_requests() {
 }
 
 /// A repo with `archived` requests that came and went (added, then removed
-/// as jit's archive move does), then `live` live ones.
+/// as jit's archive move does), then `live` live ones, one commit each
+/// (auto-approved).
 fn repo_with_archived(archived: usize, live: usize) -> Repo {
     let repo = Repo::standard();
     for i in 0..archived {

@@ -196,7 +196,7 @@ impl Layer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use git2::Signature;
     use std::process::Command;
@@ -216,7 +216,8 @@ mod tests {
             .unwrap()
     }
 
-    fn git(repo: &Repository, args: &[&str]) {
+    /// Runs git in `repo`, which must succeed.
+    pub(crate) fn git(repo: &Repository, args: &[&str]) {
         let out = Command::new("git")
             .arg("-C")
             .arg(repo.path())

@@ -420,56 +420,45 @@ fn commit_header(
         object.kind() == ObjectType::Commit,
         "object {oid} is not a commit"
     );
-    let (mut tree, mut parent) = (None, None);
-    let (mut author, mut committer) = (None, None);
-    let data = object.data();
-    let mut message = &data[data.len()..];
-    let mut rest = data;
+    // A full id: `Oid::from_str` would pad a short one with zeros.
+    let hex = |h: &[u8]| {
+        std::str::from_utf8(h)
+            .ok()
+            .filter(|h| h.len() == 40)
+            .and_then(|h| Oid::from_str(h).ok())
+    };
     // git reads `tree` from the first line and parents only from the lines
     // right after it: a `parent` line further down is an extra header (fsck
     // lets it through), not a parent.
-    let mut in_parents = true;
-    let mut first = true;
-    while !rest.is_empty() {
-        let (line, next) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, &rest[rest.len()..]),
-        };
-        rest = next;
-        // A full id: `Oid::from_str` would pad a short one with zeros.
-        let hex = |rest: &[u8]| {
-            std::str::from_utf8(rest)
-                .ok()
-                .filter(|h| h.len() == 40)
-                .and_then(|h| Oid::from_str(h).ok())
-        };
-        if std::mem::take(&mut first) {
-            tree = line.strip_prefix(b"tree ").and_then(hex);
-            if tree.is_none() {
-                break;
-            }
-        } else if line.is_empty() {
-            message = rest;
+    let (mut line, mut rest) = split_line(object.data());
+    let tree = line
+        .strip_prefix(b"tree ")
+        .and_then(hex)
+        .with_context(|| format!("commit {oid} names no tree"))?;
+    let mut parent = None;
+    loop {
+        (line, rest) = split_line(rest);
+        let Some(id) = line.strip_prefix(b"parent ") else {
             break;
-        } else if let Some(rest) = line.strip_prefix(b"parent ").filter(|_| in_parents) {
-            let id = hex(rest).with_context(|| format!("commit {oid} has a malformed parent"))?;
-            parent = parent.or(Some(id));
-        } else {
-            in_parents = false;
-            if times == Times::Skip {
-                // The header's other lines (and the message) are for the times.
-                break;
-            } else if let Some(rest) = line.strip_prefix(b"author ") {
-                author = author.or(Some(signature_time(rest)));
-            } else if let Some(rest) = line.strip_prefix(b"committer ") {
-                committer = committer.or(Some(signature_time(rest)));
-            }
-        }
+        };
+        let id = hex(id).with_context(|| format!("commit {oid} has a malformed parent"))?;
+        parent = parent.or(Some(id));
     }
-    let tree = tree.with_context(|| format!("commit {oid} names no tree"))?;
     if times == Times::Skip {
+        // The header's other lines (and the message) are for the times.
         return Ok((tree, parent, i64::MIN));
     }
+    let (mut author, mut committer) = (None, None);
+    // Up to the blank line that ends the header; what follows is the message.
+    while !line.is_empty() {
+        if let Some(signature) = line.strip_prefix(b"author ") {
+            author = author.or(Some(signature_time(signature)));
+        } else if let Some(signature) = line.strip_prefix(b"committer ") {
+            committer = committer.or(Some(signature_time(signature)));
+        }
+        (line, rest) = split_line(rest);
+    }
+    let message = rest;
     let mut earliest = author
         .flatten()
         .unwrap_or(i64::MIN)
@@ -478,6 +467,14 @@ fn commit_header(
         earliest = earliest.min(granted);
     }
     Ok((tree, parent, earliest))
+}
+
+/// The first line of `rest` (without its `\n`) and what follows it.
+fn split_line(rest: &[u8]) -> (&[u8], &[u8]) {
+    match rest.iter().position(|&b| b == b'\n') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &rest[rest.len()..]),
+    }
 }
 
 /// The time of a signature line (`Name <email> 1795424400 +0000`) as the
@@ -910,15 +907,16 @@ pub fn read_requests(
     let mut found: Vec<(usize, Vec<Change>)> = Vec::new();
     let mut open: BTreeSet<&str> = live.iter().map(String::as_str).collect();
     let odb = repo.odb()?;
-    let mut newer: Option<RawTree> = None;
+    let mut newer = match chain.last() {
+        Some(head) if !open.is_empty() => head.requests.map(|id| RawTree::read(&odb, id)),
+        _ => None,
+    }
+    .transpose()?;
+    *trees_read += usize::from(newer.is_some());
     let mut position = chain.len();
     while !open.is_empty() && position > 0 {
         position -= 1;
         let id = chain[position].requests;
-        if position == chain.len() - 1 {
-            newer = id.map(|id| RawTree::read(&odb, id)).transpose()?;
-            *trees_read += usize::from(newer.is_some());
-        }
         let older_id = position.checked_sub(1).and_then(|p| chain[p].requests);
         if position > 0 && older_id == id {
             continue;
@@ -1458,13 +1456,7 @@ mod tests {
             if i == 8 {
                 repo.reference("refs/heads/main", head.unwrap(), true, "")
                     .unwrap();
-                let out = std::process::Command::new("git")
-                    .arg("-C")
-                    .arg(dir.path())
-                    .args(["commit-graph", "write", "--reachable"])
-                    .output()
-                    .expect("git must be installed");
-                assert!(out.status.success());
+                crate::git::graph::tests::git(&repo, &["commit-graph", "write", "--reachable"]);
             }
         }
         let head = head.unwrap();
