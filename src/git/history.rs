@@ -39,8 +39,9 @@ pub struct Snapshot {
     /// First-parent commits read (for stats).
     pub commits_walked: usize,
     /// Tree objects the history reader loaded: one root tree per commit, one
-    /// `requests/` tree per commit that changed it, one read of the
-    /// definitions per commit that changed them. Linear in history size.
+    /// `requests/` tree per commit that changed it since the oldest live
+    /// request's last creation, one read of the definitions per commit that
+    /// changed them. Linear in history size.
     pub trees_read: usize,
     /// GitHub API calls made (approval = "github").
     pub forge_calls: usize,
